@@ -1,0 +1,279 @@
+"""Turn one HTML page into an Article: title, body, date, author, original source.
+
+trafilatura finds the main text; around it this module removes what Chinese
+portal pages carry besides the article (see ``crawler.boilerplate``), applies
+the source's own cleanup rules, drops a body served twice, and reads the
+metadata from the page's header lines rather than trusting generic heuristics.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from collections.abc import Iterable
+from urllib.parse import urljoin
+
+import lxml.html
+import trafilatura
+from lxml import etree
+from lxml.cssselect import CSSSelector
+
+from crawler import boilerplate
+from crawler.dates import VOLATILE_DATE_LINE, date_from_url, parse_chinese_datetime, parse_machine_datetime
+from crawler.errors import ExtractionError
+from crawler.models import Article
+from crawler.sources import Cleanup
+
+__all__ = ["extract", "MIN_BODY_CHARS"]
+
+log = logging.getLogger(__name__)
+
+MIN_BODY_CHARS = 20  # fewer letters than this is not an article
+_REPEAT_MIN = 12  # a line this long seen twice is a repeated body, not prose
+_BLOCK_TAGS = {
+    "p", "div", "td", "th", "tr", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "table", "br",
+    "section", "article", "header", "footer", "dd", "dt", "dl", "blockquote", "pre", "center", "form",
+}
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_SITE_WORDS = re.compile(r"网|網|频道|頻道|新闻|新聞|首页|首頁|政府|门户|門戶|信用|日报|日報|在线|在線|[a-z0-9-]+\.(?:com|cn|net|org)", re.I)
+_TITLE_SUFFIX = re.compile(r"\s*(?:\s[-–—|｜]\s|[_|｜]|-(?=[^-]{1,24}$))\s*([^_|｜]{1,24})$")
+_AUTHOR_LABEL = re.compile(r"(?:作者|作\s+者|撰稿)\s*[:：]\s*([\u4e00-\u9fff·]{2,10}(?:[ 、，,][\u4e00-\u9fff·]{2,4}){0,3})")
+_REPORTER = re.compile(r"(?:记者|記者)(?:\s+|\s*[:：]\s*)([\u4e00-\u9fff]{2,3})(?=\s|$|报道|報道|摄|攝)")
+_SOURCE_LABEL = re.compile(r"(?:来源|來源|稿源)\s*[:：]\s*([^\s|｜:：]{2,20}?)(?=\s|作者|作\s|编辑|編輯|发布|發布|$|[|｜])")
+_WORD_CHARS = re.compile(r"[\w\u4e00-\u9fff]")
+_META_DATE_NAMES = (
+    "article:published_time", "pubdate", "publishdate", "publish_date", "publishtime", "og:published_time",
+    "datepublished", "date", "dc.date", "dc.date.issued", "firstpublishedtime",
+)
+_META_TITLE_NAMES = ("articletitle", "og:title", "twitter:title")
+
+
+def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Article:
+    """Extract the article of one page; raise ExtractionError when there is none."""
+    tree = _parse(html)
+    cleanup = cleanup or Cleanup()
+    _prune(tree, cleanup.drop_selectors)
+    _unwrap_layout_tables(tree)
+    extra_patterns = [re.compile(p) for p in cleanup.drop_patterns]
+    page_lines = _text_lines(tree)
+
+    title = _title(tree)
+    body_lines = _strip_head(_body_lines(tree, url, extra_patterns), title)
+    body = "\n".join(body_lines)
+    if _letters(body) < MIN_BODY_CHARS:
+        raise ExtractionError("empty_body", f"{url}: no article text found ({_letters(body)} letters)")
+
+    header, after = _split_header(page_lines, body_lines)
+    published_at, date_origin = _published(tree, url, header, after)
+    return Article(
+        url=url,
+        canonical_url=_canonical(tree, url),
+        title=title or (body_lines[0][:60] if body_lines else ""),
+        body=body,
+        published_at=published_at,
+        date_origin=date_origin,
+        author=_author(header, body_lines),
+        source_name=_source_name(header),
+    )
+
+
+# -- parsing and pruning ------------------------------------------------------------------------
+
+
+def _parse(html: str | bytes) -> lxml.html.HtmlElement:
+    if isinstance(html, str):
+        html = _XML_DECL.sub("", html, count=1)
+    if not html or not html.strip():
+        raise ExtractionError("empty_page", "the page is empty")
+    try:
+        return lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError) as exc:
+        raise ExtractionError("unparseable", f"cannot parse HTML: {exc}") from None
+
+
+def _prune(tree: lxml.html.HtmlElement, selectors: Iterable[str]) -> None:
+    doomed = [el for tag in boilerplate.DROP_ELEMENTS for el in tree.iter(tag)]
+    doomed += [el for el in tree.iter() if isinstance(el.tag, str) and boilerplate.HIDDEN_STYLE.search(el.get("style", ""))]
+    for selector in selectors:
+        doomed += CSSSelector(selector)(tree)
+    for el in doomed:
+        if el.getparent() is not None:
+            el.drop_tree()
+
+
+def _unwrap_layout_tables(tree: lxml.html.HtmlElement) -> None:
+    """Government CMSs lay pages out with tables; turn those into divs so the
+    paragraphs inside a cell stay paragraphs. Data tables (no blocks in cells) stay."""
+    for table in list(tree.iter("table")):
+        if not table.xpath(".//td//p | .//td//div | .//th//p"):
+            continue
+        for el in [table, *table.iter("tbody", "thead", "tfoot", "tr", "td", "th")]:
+            el.tag = "div"
+
+
+def _text_lines(tree: lxml.html.HtmlElement) -> list[str]:
+    """The visible text of the page, one line per block element."""
+    body = tree.find("body")
+    root = copy.deepcopy(body if body is not None else tree)
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.tag in _BLOCK_TAGS:
+            el.tail = "\n" + (el.tail or "")
+    text = root.text_content()
+    return [" ".join(line.split()) for line in text.split("\n") if line.strip()]
+
+
+def _letters(text: str) -> int:
+    return len(_WORD_CHARS.findall(text))
+
+
+# -- body -----------------------------------------------------------------------------------------
+
+
+def _body_lines(tree: lxml.html.HtmlElement, url: str, extra: list[re.Pattern[str]]) -> list[str]:
+    for options in ({}, {"favor_recall": True}):
+        doc = trafilatura.bare_extraction(
+            copy.deepcopy(tree), url=url, include_comments=False, include_tables=True,
+            deduplicate=False, with_metadata=False, **options,
+        )
+        text = getattr(doc, "text", None) or ""
+        lines = _clean_lines(text.split("\n"), extra)
+        if _letters("".join(lines)) >= MIN_BODY_CHARS * 3:
+            return lines
+    # Last resort: the block with the most paragraph text.
+    return _clean_lines(_densest_block(tree), extra)
+
+
+def _clean_lines(lines: Iterable[str], extra: list[re.Pattern[str]]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for raw in lines:
+        line = " ".join(raw.split())
+        if boilerplate.is_boilerplate(line, extra):
+            continue
+        if len(line) >= _REPEAT_MIN:
+            if line in seen:  # the body (or a header line) served twice
+                continue
+            seen.add(line)
+        out.append(line)
+    return out
+
+
+def _is_header_line(line: str) -> bool:
+    """A short line with a date and a label (来源/发布时间/作者): the article header."""
+    if len(line) > 60:
+        return False
+    has_date = parse_chinese_datetime(line) is not None
+    return has_date and (boilerplate.HEADER_LABEL.search(line) is not None or len(line) <= 25)
+
+
+def _strip_head(lines: list[str], title: str) -> list[str]:
+    """Drop the title and header lines that the extractor kept above the text."""
+    head, rest = lines[:4], lines[4:]
+    kept = [line for line in head if line != title and not _is_header_line(line)]
+    return kept + rest
+
+
+def _densest_block(tree: lxml.html.HtmlElement) -> list[str]:
+    best: list[str] = []
+    best_score = 0
+    for el in tree.iter("div", "td", "article", "section"):
+        paragraphs = [" ".join(p.text_content().split()) for p in el.findall("p")]
+        score = sum(_letters(p) for p in paragraphs)
+        if score > best_score:
+            best, best_score = paragraphs, score
+    return best
+
+
+def _split_header(page_lines: list[str], body_lines: list[str]) -> tuple[list[str], list[str]]:
+    """Page lines before the body (the article header) and after it."""
+    if body_lines:
+        probe = body_lines[0][:15]
+        for index, line in enumerate(page_lines):
+            if probe in line:
+                return page_lines[:index], page_lines[index + 1 :]
+    return page_lines, []
+
+
+# -- metadata ---------------------------------------------------------------------------------
+
+
+def _meta(tree: lxml.html.HtmlElement, names: Iterable[str]) -> list[str]:
+    wanted = set(names)
+    found = []
+    for el in tree.iter("meta"):
+        key = (el.get("name") or el.get("property") or el.get("itemprop") or "").strip().lower()
+        if key in wanted and (el.get("content") or "").strip():
+            found.append(el.get("content").strip())
+    return found
+
+
+def strip_site_suffix(title: str) -> str:
+    """``标题_枣庄新闻_大众网`` → ``标题``; ``标题 - 齐鲁网`` → ``标题``."""
+    title = " ".join(title.split())
+    while True:
+        match = _TITLE_SUFFIX.search(title)
+        if not match or not _SITE_WORDS.search(match.group(1)) or len(title[: match.start()]) < 4:
+            return title
+        title = title[: match.start()].rstrip()
+
+
+def _title(tree: lxml.html.HtmlElement) -> str:
+    page_title = strip_site_suffix(tree.findtext(".//title") or "")
+    candidates = _meta(tree, _META_TITLE_NAMES)
+    for xpath in ("//h1", "//h2", "//*[contains(@class, 'title')]"):
+        candidates += [" ".join(el.text_content().split()) for el in tree.xpath(xpath)]
+    candidates = [strip_site_suffix(c) for c in candidates if len(c.strip()) >= 4]
+    for candidate in candidates:
+        if page_title and (candidate == page_title or candidate in page_title):
+            return candidate
+    return page_title or (candidates[0] if candidates else "")
+
+
+def _canonical(tree: lxml.html.HtmlElement, url: str) -> str | None:
+    for el in tree.iter("link"):
+        if (el.get("rel") or "").lower() == "canonical" and el.get("href"):
+            return urljoin(url, el.get("href").strip())
+    return None
+
+
+def _published(tree: lxml.html.HtmlElement, url: str, header: list[str], after: list[str]):
+    for value in _meta(tree, _META_DATE_NAMES):
+        parsed = parse_machine_datetime(value)
+        if parsed:
+            return parsed, "meta"
+    labelled = [line for line in header if boilerplate.HEADER_LABEL.search(line)]
+    for line in labelled + [line for line in header if len(line) <= 25]:
+        if not VOLATILE_DATE_LINE.search(line):
+            parsed = parse_chinese_datetime(line)
+            if parsed:
+                return parsed, "header"
+    from_url = date_from_url(url)
+    if from_url:
+        return from_url, "url"
+    for line in after:  # government pages often put 发布日期 below the text
+        if re.search(r"发布|發布|日期", line) and not VOLATILE_DATE_LINE.search(line):
+            parsed = parse_chinese_datetime(line)
+            if parsed:
+                return parsed, "footer"
+    return None, None
+
+
+def _author(header: list[str], body_lines: list[str]) -> str | None:
+    for line in header:
+        match = _AUTHOR_LABEL.search(line)
+        if match:
+            return match.group(1).strip()
+    for line in [*body_lines[:3], *body_lines[-3:]]:
+        match = _REPORTER.search(line)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _source_name(header: list[str]) -> str | None:
+    for line in header:
+        match = _SOURCE_LABEL.search(line)
+        if match:
+            return match.group(1)
+    return None

@@ -1,0 +1,48 @@
+"""Value objects that flow down the pipeline: FetchedPage → Article."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class FetchedPage:
+    """An article page as downloaded by a spider (Scrapy item)."""
+
+    source: str
+    url: str
+    html: str
+    encoding: str
+    status: int = 200
+    etag: str | None = None
+    last_modified: str | None = None
+    list_url: str | None = None
+
+
+@dataclass
+class Article:
+    """What extraction makes of one page. Text is kept as served (no folding)."""
+
+    url: str
+    title: str
+    body: str  # paragraphs separated by "\n"
+    canonical_url: str | None = None
+    published_at: datetime | None = None  # timezone-aware, Asia/Shanghai
+    date_origin: str | None = None  # where the date came from: meta, header, url, trafilatura
+    author: str | None = None
+    source_name: str | None = None  # the original source ("来源:大众日报"), not the portal
+    flags: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "url": self.url,
+            "canonical_url": self.canonical_url,
+            "title": self.title,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+            "date_origin": self.date_origin,
+            "author": self.author,
+            "source_name": self.source_name,
+            "flags": list(self.flags),
+            "body": self.body,
+        }

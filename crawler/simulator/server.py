@@ -1,0 +1,337 @@
+"""The portal simulator: three imitation portals on loopback, drivable while they run.
+
+    with Simulator(articles_per_portal=20) as sim:
+        sim.env()                      # {"SIM_CREDIT_URL": "http://127.0.0.1:PORT", ...}
+        sim.publish("iqilu")           # a new article on top of the list
+        sim.edit("dzwww", 17231001, paragraphs=[...])
+        sim.set_fault("credit", "/col/col2345/index.html", Fault(status=500, times=2))
+        sim.requests("credit")         # what the crawler asked for
+
+Each portal listens on its own port. List and article pages answer
+conditional requests (ETag / Last-Modified → 304).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from crawler.simulator import pages
+from crawler.simulator.content import SimArticle, generated_article, generated_articles, seed_articles
+
+PORTALS = ("credit", "dzwww", "iqilu")
+ENV_NAMES = {"credit": "SIM_CREDIT_URL", "dzwww": "SIM_DZWWW_URL", "iqilu": "SIM_IQILU_URL"}
+SHANGHAI = timezone(timedelta(hours=8))
+GENERATED_START = datetime(2026, 11, 20, 18, 0)
+_ID_BASE = {"credit": 3000, "dzwww": 17500000, "iqilu": 5900000}
+
+
+@dataclass
+class Fault:
+    """What to do wrong on one path. ``times``: how many requests it hits (None: until cleared)."""
+
+    status: int | None = None
+    delay: float = 0.0
+    truncate: bool = False  # announce the full Content-Length, send half, close
+    charset: str | None = None  # declare this charset in the header whatever the bytes are
+    body: bytes | None = None  # serve these bytes instead (e.g. a maintenance page)
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int | None = None
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    portal: str
+    method: str
+    path: str
+    status: int
+    if_none_match: str | None
+    if_modified_since: str | None
+    user_agent: str | None
+    at: float
+
+
+@dataclass
+class _Portal:
+    name: str
+    articles: list[SimArticle]
+    page_size: int
+    changed_at: datetime
+    visits: int = 0
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def encoding(self) -> str:
+        return "gbk" if self.name == "credit" else "utf-8"
+
+
+class Simulator:
+    def __init__(self, articles_per_portal: int = 20, page_size: int = 8, seeds: bool = True, host: str = "127.0.0.1"):
+        self.host = host
+        self._lock = threading.RLock()
+        self._log: list[LoggedRequest] = []
+        self._faults: dict[tuple[str, str], Fault] = {}
+        self._threads: list[threading.Thread] = []
+        seeded = seed_articles() if seeds else {p: [] for p in PORTALS}
+        start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+        self._portals: dict[str, _Portal] = {}
+        for name in PORTALS:
+            generated = generated_articles(name, max(0, articles_per_portal - len(seeded[name])), GENERATED_START, _ID_BASE[name])
+            self._portals[name] = _Portal(name, self._sorted(seeded[name] + generated), page_size, start)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> Simulator:
+        for portal in self._portals.values():
+            handler = type(f"{portal.name}Handler", (_Handler,), {"simulator": self, "portal": portal.name})
+            server = ThreadingHTTPServer((self.host, 0), handler)
+            server.daemon_threads = True
+            portal.server = server
+            thread = threading.Thread(target=server.serve_forever, name=f"sim-{portal.name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        for portal in self._portals.values():
+            if portal.server is not None:
+                portal.server.shutdown()
+                portal.server.server_close()
+                portal.server = None
+
+    def __enter__(self) -> Simulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def base_url(self, portal: str) -> str:
+        server = self._portals[portal].server
+        if server is None:
+            raise RuntimeError("simulator is not running")
+        return f"http://{self.host}:{server.server_address[1]}"
+
+    def env(self) -> dict[str, str]:
+        """Environment variables the simulator source configs refer to."""
+        return {ENV_NAMES[p]: self.base_url(p) for p in PORTALS}
+
+    # -- state ---------------------------------------------------------------------------------
+    @staticmethod
+    def _sorted(articles: list[SimArticle]) -> list[SimArticle]:
+        return sorted(articles, key=lambda a: (a.published, a.id), reverse=True)
+
+    def articles(self, portal: str) -> list[SimArticle]:
+        with self._lock:
+            return list(self._portals[portal].articles)
+
+    def article_url(self, portal: str, article: SimArticle | int) -> str:
+        if isinstance(article, int):
+            article = self.find(portal, article)
+        return self.base_url(portal) + pages.article_path(portal, article)
+
+    def list_url(self, portal: str, page: int = 1) -> str:
+        return self.base_url(portal) + pages.list_path(portal, page)
+
+    def find(self, portal: str, article_id: int) -> SimArticle:
+        with self._lock:
+            for article in self._portals[portal].articles:
+                if article.id == article_id:
+                    return article
+        raise KeyError(f"{portal} has no article {article_id}")
+
+    def _touch(self, portal: _Portal) -> None:
+        # HTTP dates have one-second resolution: make sure a change moves Last-Modified.
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        portal.changed_at = max(now, portal.changed_at + timedelta(seconds=1))
+
+    def publish(
+        self, portal: str, title: str | None = None, paragraphs: list[str] | None = None, published: datetime | None = None
+    ) -> SimArticle:
+        """Put a new article on top of the portal's first list page."""
+        with self._lock:
+            p = self._portals[portal]
+            newest = max((a.published for a in p.articles), default=GENERATED_START)
+            when = published or max(datetime.now(SHANGHAI).replace(tzinfo=None, microsecond=0), newest + timedelta(minutes=1))
+            number = len(p.articles) + 1000
+            article = generated_article(portal, number, when)
+            article.id = max((a.id for a in p.articles), default=_ID_BASE[portal]) + 1
+            if title:
+                article.title = title
+            if paragraphs:
+                article.paragraphs = list(paragraphs)
+            p.articles = self._sorted([*p.articles, article])
+            self._touch(p)
+            return article
+
+    def edit(self, portal: str, article_id: int, paragraphs: list[str] | None = None, title: str | None = None) -> SimArticle:
+        with self._lock:
+            p = self._portals[portal]
+            old = self.find(portal, article_id)
+            new = old.edited(paragraphs=paragraphs, title=title)
+            p.articles = [new if a.id == article_id else a for a in p.articles]
+            self._touch(p)
+            return new
+
+    def delete(self, portal: str, article_id: int) -> None:
+        with self._lock:
+            p = self._portals[portal]
+            self.find(portal, article_id)
+            p.articles = [a for a in p.articles if a.id != article_id]
+            self._touch(p)
+
+    def set_fault(self, portal: str, path: str, fault: Fault) -> None:
+        with self._lock:
+            self._faults[(portal, path)] = fault
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def requests(self, portal: str | None = None, path: str | None = None) -> list[LoggedRequest]:
+        with self._lock:
+            return [r for r in self._log if (portal is None or r.portal == portal) and (path is None or r.path == path)]
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    # -- serving -------------------------------------------------------------------------------
+    def _take_fault(self, portal: str, path: str) -> Fault | None:
+        with self._lock:
+            fault = self._faults.get((portal, path))
+            if fault is not None and fault.times is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    del self._faults[(portal, path)]
+            return fault
+
+    def render(self, portal: str, path: str) -> tuple[int, str | None, str | None, datetime | None]:
+        """(status, html, etag, last_modified) for a GET of ``path``; html None means 404."""
+        with self._lock:
+            p = self._portals[portal]
+            if path == "/robots.txt":
+                return 200, pages.ROBOTS_TXT, None, None
+            count = max(1, math.ceil(len(p.articles) / p.page_size))
+            for number in range(1, count + 1):
+                if path == pages.list_path(portal, number):
+                    items = p.articles[(number - 1) * p.page_size : number * p.page_size]
+                    key = "|".join(f"{a.id}.{a.version}:{a.title}" for a in items) + f"#{number}/{count}"
+                    return 200, self._list_html(p, items, number, count), _etag(key), p.changed_at
+            for article in p.articles:
+                if path == pages.article_path(portal, article):
+                    p.visits += 1
+                    key = f"{article.id}.{article.version}"
+                    return 200, self._article_html(p, article), _etag(key), p.changed_at
+            return 404, None, None, None
+
+    def _list_html(self, p: _Portal, items: list[SimArticle], page: int, count: int) -> str:
+        hot = p.articles[:3]
+        if p.name == "credit":
+            return pages.credit_list(items, page, count, date.today())
+        if p.name == "dzwww":
+            return pages.dzwww_list(items, page, count, hot)
+        return pages.iqilu_list(items, page, count, hot)
+
+    def _article_html(self, p: _Portal, article: SimArticle) -> str:
+        if p.name == "credit":
+            return pages.credit_article(article, date.today(), p.visits)
+        others = [a for a in p.articles if a.id != article.id][:3]
+        if p.name == "dzwww":
+            return pages.dzwww_article(article, others)
+        return pages.iqilu_article(article, others)
+
+    def _record(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self._log.append(entry)
+
+
+def _etag(key: str) -> str:
+    return '"' + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16] + '"'
+
+
+class _Handler(BaseHTTPRequestHandler):
+    simulator: Simulator
+    portal: str
+    protocol_version = "HTTP/1.1"
+    server_version = "SimPortal/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        path = self.path.split("?", 1)[0].split("#", 1)[0]
+        fault = self.simulator._take_fault(self.portal, path)
+        if fault and fault.delay:
+            time.sleep(fault.delay)
+        status, html, etag, modified = self.simulator.render(self.portal, path)
+        encoding = self.simulator._portals[self.portal].encoding
+        headers: dict[str, str] = {}
+        if html is None:
+            body = "<html><body><h1>404 Not Found</h1></body></html>".encode()
+            content_type = "text/html; charset=utf-8"
+        else:
+            body = html.encode(encoding, errors="xmlcharrefreplace")
+            # Hanweb sites send no charset in the header: it is only in <meta>.
+            content_type = "text/plain; charset=utf-8" if path == "/robots.txt" else (
+                "text/html" if self.portal == "credit" else f"text/html; charset={encoding}"
+            )
+            if etag:
+                headers["ETag"] = etag
+            if modified:
+                headers["Last-Modified"] = format_datetime(modified, usegmt=True)
+            if status == 200 and self._not_modified(etag, modified):
+                status, body = 304, b""
+        if fault:
+            if fault.status:
+                status = fault.status
+            if fault.body is not None:
+                body = fault.body
+            if fault.charset:
+                content_type = f"text/html; charset={fault.charset}"
+            headers.update(fault.headers)
+        self._log(status)
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if fault and fault.truncate:
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if status != 304:
+            self.wfile.write(body)
+
+    def _not_modified(self, etag: str | None, modified: datetime | None) -> bool:
+        inm = self.headers.get("If-None-Match")
+        if inm is not None:
+            return etag is not None and etag in [t.strip() for t in inm.split(",")]
+        ims = self.headers.get("If-Modified-Since")
+        if ims and modified:
+            try:
+                return modified <= parsedate_to_datetime(ims)
+            except (TypeError, ValueError):
+                return False
+        return False
+
+    def _log(self, status: int) -> None:
+        self.simulator._record(
+            LoggedRequest(
+                portal=self.portal,
+                method=self.command,
+                path=self.path,
+                status=status,
+                if_none_match=self.headers.get("If-None-Match"),
+                if_modified_since=self.headers.get("If-Modified-Since"),
+                user_agent=self.headers.get("User-Agent"),
+                at=time.time(),
+            )
+        )

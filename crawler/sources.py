@@ -1,0 +1,316 @@
+"""Source configs: one YAML file per portal under ``<config>/sources/``.
+
+Files are read with ``yaml.safe_load``, ``${ENV_VAR}`` placeholders are
+resolved, and the result is validated by pydantic with unknown keys
+forbidden. Every problem is reported as ``FILE: field: message``. The format
+is documented in ``docs/sources.md``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import difflib
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+from lxml import etree
+from parsel.csstranslator import HTMLTranslator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crawler.errors import ConfigError, ConfigProblem
+
+DEFAULT_USER_AGENT = "Mozilla/5.0 (compatible; crawler-monitor/0.1; +https://example.invalid/bot)"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def parse_duration(value: Any) -> Any:
+    """``90``, ``"90s"``, ``"30m"``, ``"2h"``, ``"1d"`` → timedelta."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a duration (use e.g. 90s, 30m, 2h, 1d)")
+        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _check_css(selector: str) -> str:
+    try:
+        HTMLTranslator().css_to_xpath(selector)
+    except Exception as exc:  # cssselect raises several types
+        raise ValueError(f"invalid CSS selector {selector!r}: {exc}") from None
+    return selector
+
+
+def _check_xpath(expression: str) -> str:
+    try:
+        etree.XPath(expression)
+    except etree.XPathSyntaxError as exc:
+        raise ValueError(f"invalid XPath {expression!r}: {exc}") from None
+    return expression
+
+
+def _check_regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+    return pattern
+
+
+CssSelector = Annotated[str, BeforeValidator(lambda v: _check_css(v) if isinstance(v, str) else v)]
+XPathExpr = Annotated[str, BeforeValidator(lambda v: _check_xpath(v) if isinstance(v, str) else v)]
+Regex = Annotated[str, BeforeValidator(lambda v: _check_regex(v) if isinstance(v, str) else v)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LinkRules(_Strict):
+    """How to find article links on a list page. With none set, links are detected automatically."""
+
+    css: CssSelector | None = Field(None, description="CSS selector of the article links (the <a> elements or their containers).")
+    xpath: XPathExpr | None = Field(None, description="XPath of the article links, instead of css.")
+    allow: list[Regex] = Field(default_factory=list, description="Keep only links whose absolute URL matches one of these regexes.")
+    deny: list[Regex] = Field(default_factory=list, description="Drop links whose absolute URL matches one of these regexes.")
+
+    @property
+    def automatic(self) -> bool:
+        return not (self.css or self.xpath or self.allow)
+
+
+class Pagination(_Strict):
+    """How to reach the next list page."""
+
+    next_css: CssSelector | None = Field(None, description="CSS selector of the 'next page' link.")
+    next_xpath: XPathExpr | None = Field(None, description="XPath of the 'next page' link.")
+    pattern: str | None = Field(
+        None, description="URL of page N, relative to the start URL, with {page} (e.g. index_{page}.html)."
+    )
+    first: int = Field(2, ge=0, description="Number that {page} takes for the second list page.")
+    max_pages: int = Field(5, ge=1, le=1000, description="Most list pages read per start URL in one crawl.")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Pagination:
+        ways = [w for w in (self.next_css, self.next_xpath, self.pattern) if w]
+        if len(ways) > 1:
+            raise ValueError("give only one of next_css, next_xpath, pattern")
+        if self.pattern is not None and "{page}" not in self.pattern:
+            raise ValueError("pattern must contain {page}")
+        return self
+
+
+class Cleanup(_Strict):
+    """Per-site noise removal, on top of the built-in Chinese portal boilerplate rules."""
+
+    drop_selectors: list[CssSelector] = Field(default_factory=list, description="CSS selectors of elements removed before extraction.")
+    drop_patterns: list[Regex] = Field(default_factory=list, description="Regexes; body lines matching one are removed.")
+
+
+class Schedule(_Strict):
+    """When the daemon polls the source: every (an interval) or cron (five fields), not both."""
+
+    every: Duration | None = Field(None, description="Interval between polls, e.g. 30m.")
+    cron: str | None = Field(None, description="Crontab expression, e.g. '*/20 7-22 * * *'.")
+    jitter: Duration = Field(timedelta(seconds=60), description="Random delay added to each poll.")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                CronTrigger.from_crontab(value, timezone="Asia/Shanghai")
+            except ValueError as exc:
+                raise ValueError(f"invalid cron expression {value!r}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Schedule:
+        if self.every is not None and self.cron is not None:
+            raise ValueError("give either every or cron, not both")
+        if self.every is None and self.cron is None:
+            object.__setattr__(self, "every", timedelta(minutes=30))
+        if self.every is not None and self.every < timedelta(seconds=10):
+            raise ValueError("every must be at least 10s")
+        return self
+
+
+class RequestSettings(_Strict):
+    """How politely and how the portal is fetched."""
+
+    delay: Duration = Field(timedelta(seconds=1), description="Pause between two requests to the portal.")
+    concurrency: int = Field(2, ge=1, le=16, description="Requests in flight at once to the portal.")
+    user_agent: str = Field(DEFAULT_USER_AGENT, min_length=1, description="User-Agent header.")
+    encoding: str | None = Field(None, description="Force this charset (e.g. gbk) instead of what the page declares.")
+    timeout: Duration = Field(timedelta(seconds=30), description="Give up on one request after this long.")
+    retries: int = Field(2, ge=0, le=10, description="Retries of a request that failed with a timeout or 5xx.")
+    recheck_after: Duration | None = Field(
+        None, description="Fetch a stored article again once this old (to see edits); default: never."
+    )
+    obey_robots: bool = Field(True, description="Obey robots.txt.")
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown encoding {value!r} (e.g. utf-8, gbk, gb18030, big5)") from None
+        return value
+
+
+class Source(_Strict):
+    """One portal (or one channel of a portal) to monitor."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Identifier: lower-case letters, digits, - and _.")
+    title: str = Field(min_length=1, description="Human title shown in alerts and listings.")
+    enabled: bool = Field(True, description="Crawled by `crawler crawl` (no names) and the daemon.")
+    start_urls: list[str] = Field(min_length=1, description="List pages to poll.")
+    links: LinkRules = Field(default_factory=LinkRules)
+    pagination: Pagination | None = None
+    cleanup: Cleanup = Field(default_factory=Cleanup)
+    schedule: Schedule = Field(default_factory=Schedule)
+    request: RequestSettings = Field(default_factory=RequestSettings)
+
+    @field_validator("start_urls")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{url!r} is not an http(s) URL")
+        return urls
+
+
+class LoadedSource(BaseModel):
+    """A validated source and the file it came from."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    source: Source
+    file: Path
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def _substitute_env(node: Any, path: str, problems: list[str]) -> Any:
+    if isinstance(node, dict):
+        return {k: _substitute_env(v, f"{path}.{k}" if path else str(k), problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute_env(v, f"{path}.{i}", problems) for i, v in enumerate(node)]
+    if isinstance(node, str):
+
+        def repl(match: re.Match[str]) -> str:
+            value = os.environ.get(match.group(1), match.group(2))
+            if value is None:
+                problems.append(f"{path}\0environment variable {match.group(1)} is not set")
+                return match.group(0)
+            return value
+
+        return _ENV.sub(repl, node)
+    return node
+
+
+def _field_message(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str]:
+    loc = [str(part) for part in error["loc"]]
+    field = ".".join(loc) or "(file)"
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(model, loc[:-1])
+        close = difflib.get_close_matches(loc[-1], allowed, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return field, f"unknown key{hint} (allowed: {', '.join(allowed)})"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        message = "required key is missing"
+    return field, message
+
+
+def _allowed_keys(model: type[BaseModel], loc: list[str]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if part.isdigit() or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            continue
+        info = current.model_fields.get(part)
+        if info is None:
+            break
+        annotation = info.annotation
+        args = getattr(annotation, "__args__", ())
+        current = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def load_source_file(path: Path) -> LoadedSource:
+    """Read and validate one source file; raise ConfigError listing every problem."""
+    label = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(label, "(file)", f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([ConfigProblem(label, "(file)", "not UTF-8 text; save the file as UTF-8")]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([ConfigProblem(label, where, f"YAML syntax error: {problem}")]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([ConfigProblem(label, "(file)", "must be a mapping of keys to values")])
+    raw.setdefault("name", path.stem)
+    env_problems: list[str] = []
+    raw = _substitute_env(raw, "", env_problems)
+    problems = [ConfigProblem(label, *p.split("\0", 1)) for p in env_problems]
+    try:
+        source = Source.model_validate(raw)
+    except ValidationError as exc:
+        problems += [ConfigProblem(label, *_field_message(e, Source)) for e in exc.errors()]
+    if problems:
+        raise ConfigError(problems)
+    return LoadedSource(source=source, file=path)
+
+
+def source_files(config_dir: Path) -> list[Path]:
+    folder = Path(config_dir) / "sources"
+    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+
+
+def load_sources(config_dir: Path, files: list[Path] | None = None) -> tuple[list[LoadedSource], list[ConfigProblem]]:
+    """Load every source file; return the valid sources and all problems found.
+
+    A broken file never hides the others: its problems are returned and the
+    remaining sources still load.
+    """
+    paths = files if files is not None else source_files(config_dir)
+    loaded: list[LoadedSource] = []
+    problems: list[ConfigProblem] = []
+    seen: dict[str, Path] = {}
+    for path in paths:
+        try:
+            item = load_source_file(Path(path))
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        other = seen.get(item.source.name)
+        if other is not None:
+            problems.append(ConfigProblem(str(path), "name", f"{item.source.name!r} is already used by {other}"))
+            continue
+        seen[item.source.name] = item.file
+        loaded.append(item)
+    return loaded, problems

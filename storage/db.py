@@ -1,0 +1,136 @@
+"""Open the database and expose the operations the crawler needs.
+
+Every write goes through :meth:`Store.write`, which takes the write lock up
+front (``BEGIN IMMEDIATE``) so two processes never deadlock half-way through a
+transaction; readers never block thanks to WAL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlite_utils
+
+from storage.articles import ArticleQueries
+from storage.migrations import MIGRATIONS
+from storage.runs import RunQueries
+
+SCHEMA_VERSION = len(MIGRATIONS)
+BUSY_TIMEOUT_MS = 10_000
+
+
+class StorageError(Exception):
+    """The database cannot be opened or is of an unknown (newer) schema."""
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Store(ArticleQueries, RunQueries):
+    """One connection to the crawler database.
+
+    ``Store(path)`` creates the file and its folder when missing and brings the
+    schema up to date. ``Store(path, readonly=True)`` never writes.
+    """
+
+    def __init__(self, path: str | Path, *, readonly: bool = False):
+        self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            if not self.path.exists():
+                raise StorageError(f"{self.path}: database does not exist (run a crawl first)")
+            conn = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self.db = sqlite_utils.Database(conn)
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            # FULL: a commit that acknowledges an article survives power loss.
+            conn.execute("PRAGMA synchronous = FULL")
+            self.migrate()
+        else:
+            version = self.schema_version()
+            if version > SCHEMA_VERSION:
+                raise StorageError(f"{self.path}: schema version {version} is newer than this program knows")
+
+    # -- plumbing -------------------------------------------------------
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """A write transaction that takes the lock at once (BEGIN IMMEDIATE)."""
+        if self.readonly:
+            raise StorageError(f"{self.path}: opened read-only")
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; return the names of those applied."""
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise StorageError(
+                f"{self.path}: schema version {current} is newer than this program ({SCHEMA_VERSION}); upgrade the crawler"
+            )
+        applied = []
+        for number, (name, migration) in enumerate(MIGRATIONS, start=1):
+            if number <= current:
+                continue
+            with self.write() as db:
+                migration(db)
+                db.execute(f"PRAGMA user_version = {number}")
+            applied.append(name)
+        return applied
+
+    # -- sources --------------------------------------------------------
+    def register_source(self, name: str, title: str, config_file: str) -> None:
+        now = utcnow()
+        with self.write() as db:
+            db.execute(
+                "INSERT INTO sources (name, title, config_file, first_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET title = excluded.title, config_file = excluded.config_file",
+                [name, title, config_file, now],
+            )
+
+    # -- HTTP validators of list pages ------------------------------------
+    def page_validator(self, url: str) -> tuple[str | None, str | None]:
+        row = self.db.execute("SELECT etag, last_modified FROM page_validators WHERE url = ?", [url]).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def save_page_validators(self, validators: dict[str, tuple[str | None, str | None]]) -> None:
+        if not validators:
+            return
+        now = utcnow()
+        with self.write() as db:
+            db.conn.executemany(
+                "INSERT INTO page_validators (url, etag, last_modified, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified, "
+                "updated_at = excluded.updated_at",
+                [(url, etag, lm, now) for url, (etag, lm) in validators.items()],
+            )

@@ -1,0 +1,93 @@
+"""Named, ordered schema migrations.
+
+Each migration is applied once, inside a transaction, and bumps
+``PRAGMA user_version``. Never edit a released migration: append a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db.table("sources").create(
+        {"name": str, "title": str, "config_file": str, "first_seen": str, "last_crawl_at": str},
+        pk="name",
+        if_not_exists=True,
+    )
+    db.table("articles").create(
+        {
+            "id": int,
+            "source": str,
+            "url": str,
+            "canonical_url": str,
+            "title": str,
+            "body": str,
+            "published_at": str,
+            "author": str,
+            "source_name": str,
+            "content_hash": str,
+            "encoding": str,
+            "first_seen": str,
+            "last_seen": str,
+            "last_fetched": str,
+            "etag": str,
+            "last_modified": str,
+            "flags": str,
+        },
+        pk="id",
+        not_null={"source", "url", "title", "body", "content_hash", "first_seen", "last_seen"},
+        foreign_keys=[("source", "sources", "name")],
+        if_not_exists=True,
+    )
+    db.table("articles").create_index(["url"], unique=True, if_not_exists=True)
+    db.table("articles").create_index(["canonical_url"], if_not_exists=True)
+    db.table("articles").create_index(["content_hash"], if_not_exists=True)
+    db.table("articles").create_index(["source", "first_seen"], if_not_exists=True)
+    db.table("page_validators").create(
+        {"url": str, "etag": str, "last_modified": str, "updated_at": str},
+        pk="url",
+        if_not_exists=True,
+    )
+    db.table("crawl_runs").create(
+        {
+            "id": int,
+            "source": str,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "finish_reason": str,
+            "pages_fetched": int,
+            "not_modified": int,
+            "articles_new": int,
+            "articles_changed": int,
+            "articles_unchanged": int,
+            "errors": int,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("crawl_runs").create_index(["source", "started_at"], if_not_exists=True)
+    db.table("fetch_errors").create(
+        {
+            "id": int,
+            "run_id": int,
+            "source": str,
+            "url": str,
+            "kind": str,
+            "status": int,
+            "message": str,
+            "at": str,
+        },
+        pk="id",
+        foreign_keys=[("run_id", "crawl_runs", "id")],
+        if_not_exists=True,
+    )
+    db.table("fetch_errors").create_index(["source", "at"], if_not_exists=True)
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("001_initial", _m001_initial),
+]

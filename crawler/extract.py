@@ -145,18 +145,37 @@ def _body_lines(tree: lxml.html.HtmlElement, url: str, extra: list[re.Pattern[st
 
 
 def _clean_lines(lines: Iterable[str], extra: list[re.Pattern[str]]) -> list[str]:
-    seen: set[str] = set()
-    out = []
-    for raw in lines:
-        line = " ".join(raw.split())
-        if boilerplate.is_boilerplate(line, extra):
+    folded = (" ".join(raw.split()) for raw in lines)
+    return _drop_repeats([line for line in folded if not boilerplate.is_boilerplate(line, extra)])
+
+
+def _drop_repeats(lines: list[str]) -> list[str]:
+    """Remove a body (or any run of lines) served a second time.
+
+    A long line seen before marks a repeat; the run around it that mirrors the
+    first copy line by line (short lines such as bylines included) goes with it.
+    """
+    first: dict[str, int] = {}
+    kept: list[tuple[int, str]] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        origin = first.get(line) if len(line) >= _REPEAT_MIN else None
+        if origin is None:
+            if len(line) >= _REPEAT_MIN:
+                first[line] = i
+            kept.append((i, line))
+            i += 1
             continue
-        if len(line) >= _REPEAT_MIN:
-            if line in seen:  # the body (or a header line) served twice
-                continue
-            seen.add(line)
-        out.append(line)
-    return out
+        back = 1
+        while kept and kept[-1][0] > origin and origin - back >= 0 and kept[-1][1] == lines[origin - back]:
+            kept.pop()
+            back += 1
+        step = 0
+        while i + step < len(lines) and origin + step < i and lines[i + step] == lines[origin + step]:
+            step += 1
+        i += max(step, 1)
+    return [line for _, line in kept]
 
 
 def _is_header_line(line: str) -> bool:

@@ -73,8 +73,17 @@ class _Portal:
 
 
 class Simulator:
-    def __init__(self, articles_per_portal: int = 20, page_size: int = 8, seeds: bool = True, host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        articles_per_portal: int = 20,
+        page_size: int = 8,
+        seeds: bool = True,
+        host: str = "127.0.0.1",
+        port_base: int = 0,
+    ):
+        """``port_base`` 0 picks free ports; N serves the portals on N, N+1, N+2."""
         self.host = host
+        self.port_base = port_base
         self._lock = threading.RLock()
         self._log: list[LoggedRequest] = []
         self._faults: dict[tuple[str, str], Fault] = {}
@@ -88,9 +97,10 @@ class Simulator:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Simulator:
-        for portal in self._portals.values():
+        for offset, portal in enumerate(self._portals.values()):
             handler = type(f"{portal.name}Handler", (_Handler,), {"simulator": self, "portal": portal.name})
-            server = ThreadingHTTPServer((self.host, 0), handler)
+            port = self.port_base + offset if self.port_base else 0
+            server = ThreadingHTTPServer((self.host, port), handler)
             server.daemon_threads = True
             portal.server = server
             thread = threading.Thread(target=server.serve_forever, name=f"sim-{portal.name}", daemon=True)

@@ -1,0 +1,1 @@
+"""Scrapy spiders driven by source configs (see crawler.sources)."""

@@ -1,0 +1,229 @@
+"""The generic list-page spider: one source config drives it.
+
+Per crawl: fetch each start URL (conditionally, with the stored ETag /
+Last-Modified), follow the article links not stored yet, page on until a whole
+list page is already known or ``max_pages`` is reached, and hand every article
+page to the item pipeline as a FetchedPage.
+
+    scrapy crawl listing -a source=iqilu-zaozhuang      # for Scrapy users
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
+from twisted.python.failure import Failure
+
+from crawler.errors import ConfigError
+from crawler.models import FetchedPage
+from crawler.normalize import canonical_url
+from crawler.sources import LoadedSource, Pagination, load_sources
+from spiders.links import article_links, next_page_url
+from storage import Store
+
+log = logging.getLogger(__name__)
+
+STAT = "crawler/{}".format  # our counters live under crawler/ in Scrapy's stats
+
+
+class ListingSpider(scrapy.Spider):
+    name = "listing"
+
+    def __init__(self, source: LoadedSource | str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._source_arg = source
+        self.loaded: LoadedSource
+        self.store: Store
+        self.run_id: int | None = None
+        self._validators: dict[str, tuple[str | None, str | None]] = {}
+        self._start_netlocs: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ListingSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.loaded = spider._resolve_source(crawler.settings)
+        source = spider.loaded.source
+        spider.name = source.name  # log lines and stats carry the source name
+        req = source.request
+        for key, value in {
+            "DOWNLOAD_DELAY": req.delay.total_seconds(),
+            "CONCURRENT_REQUESTS_PER_DOMAIN": req.concurrency,
+            "USER_AGENT": req.user_agent,
+            "DOWNLOAD_TIMEOUT": req.timeout.total_seconds(),
+            "RETRY_TIMES": req.retries,
+            "ROBOTSTXT_OBEY": req.obey_robots,
+        }.items():
+            crawler.settings.set(key, value, priority="spider")
+        spider.store = Store(crawler.settings.get("CRAWLER_DB"))
+        spider._start_netlocs = {urlsplit(u).netloc.lower() for u in source.start_urls}
+        return spider
+
+    def _resolve_source(self, settings: Any) -> LoadedSource:
+        if isinstance(self._source_arg, LoadedSource):
+            return self._source_arg
+        if not self._source_arg:
+            raise ValueError("give the source: scrapy crawl listing -a source=NAME")
+        loaded, problems = load_sources(Path(settings.get("CRAWLER_CONFIG")))
+        for item in loaded:
+            if item.source.name == self._source_arg:
+                return item
+        bad = [p for p in problems if Path(p.file).stem == self._source_arg]
+        if bad:
+            raise ConfigError(bad)
+        raise ValueError(f"no source named {self._source_arg!r} in {settings.get('CRAWLER_CONFIG')}/sources")
+
+    @property
+    def source(self):
+        return self.loaded.source
+
+    # -- requests --------------------------------------------------------------------------------
+    async def start(self):
+        self.store.register_source(self.source.name, self.source.title, str(self.loaded.file))
+        self.run_id = self.store.start_run(self.source.name)
+        for url in self.source.start_urls:
+            yield self._list_request(url, page=1, start_url=url)
+
+    def _list_request(self, url: str, page: int, start_url: str) -> scrapy.Request:
+        headers = _conditional_headers(*self.store.page_validator(url))
+        return scrapy.Request(
+            url,
+            callback=self.parse_list,
+            errback=self.on_error,
+            headers=headers,
+            dont_filter=True,
+            meta={"page": page, "start_url": start_url, "handle_httpstatus_list": [304], "kind": "list"},
+        )
+
+    def _recheck_before(self) -> str | None:
+        after = self.source.request.recheck_after
+        if after is None:
+            return None
+        return (datetime.now(timezone.utc) - after).isoformat(timespec="seconds")
+
+    # -- callbacks -------------------------------------------------------------------------------
+    def parse_list(self, response: Response):
+        stats = self.crawler.stats
+        page = response.meta["page"]
+        if response.status == 304:
+            stats.inc_value(STAT("not_modified"))
+            log.info("%s: list page %s not modified", self.source.name, response.url)
+            return
+        stats.inc_value(STAT("pages_fetched"))
+        response = self._decoded(response)
+        if response is None:
+            return
+        self._validators[response.url] = (_header(response, "ETag"), _header(response, "Last-Modified"))
+        links = article_links(response, self.source.links, self._start_netlocs)
+        if not links:
+            self.record_error(response.url, "no_links", "no article links found on the list page; check links.css/xpath/allow")
+            return
+        fresh = self.store.fresh_urls(links, self._recheck_before())
+        todo = [url for url in links if url not in fresh]
+        log.info("%s: list page %d %s: %d links, %d new", self.source.name, page, response.url, len(links), len(todo))
+        for url in todo:
+            yield scrapy.Request(
+                url,
+                callback=self.parse_article,
+                errback=self.on_error,
+                headers=_conditional_headers(*self.store.article_validator(url)),
+                meta={"list_url": response.url, "handle_httpstatus_list": [304], "kind": "article", "link": url},
+            )
+        if not todo:
+            log.info("%s: every link on list page %d is known; not paging further", self.source.name, page)
+            return
+        next_url = next_page_url(response, self.source.pagination or Pagination(), page, response.meta["start_url"])
+        if next_url and canonical_url(next_url) != canonical_url(response.url):
+            yield self._list_request(next_url, page + 1, response.meta["start_url"])
+
+    def parse_article(self, response: Response):
+        link = response.meta["link"]
+        if response.status == 304:
+            self.crawler.stats.inc_value(STAT("not_modified"))
+            self.store.touch_article(link)
+            return
+        self.crawler.stats.inc_value(STAT("pages_fetched"))
+        response = self._decoded(response)
+        if response is None:
+            return
+        yield FetchedPage(
+            source=self.source.name,
+            url=link,
+            html=response.text,
+            encoding=response.encoding,
+            status=response.status,
+            etag=_header(response, "ETag"),
+            last_modified=_header(response, "Last-Modified"),
+            list_url=response.meta.get("list_url"),
+        )
+
+    def _decoded(self, response: Response) -> TextResponse | None:
+        if not isinstance(response, TextResponse):
+            ctype = _header(response, "Content-Type") or "unknown"
+            self.record_error(response.url, "not_text", f"response is not a text page (Content-Type: {ctype})", response.status)
+            return None
+        forced = self.source.request.encoding
+        return response.replace(encoding=forced) if forced else response
+
+    # -- errors and the end of the run --------------------------------------------------------------
+    def on_error(self, failure: Failure) -> None:
+        request = failure.request
+        status = None
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            kind = f"http_{status}"
+            meta = request.meta
+            if status == 404 and meta.get("kind") == "list" and meta.get("page", 1) > 1:
+                # A URL pattern cannot know the last page: a 404 past page 1 ends the list.
+                log.info("%s: list ends before page %d (%s answered 404)", self.source.name, meta["page"], request.url)
+                return
+        elif failure.check(TimeoutError, TCPTimedOutError):
+            kind = "timeout"
+        elif failure.check(DNSLookupError):
+            kind = "dns"
+        elif failure.check(ConnectionRefusedError):
+            kind = "connection_refused"
+        else:
+            kind = type(failure.value).__name__
+        self.record_error(request.url, kind, failure.getErrorMessage() or kind, status)
+
+    def record_error(self, url: str, kind: str, message: str, status: int | None = None) -> None:
+        self.crawler.stats.inc_value(STAT("errors"))
+        log.warning("%s: %s %s: %s", self.source.name, kind, url, message)
+        self.store.record_error(run_id=self.run_id, source=self.source.name, url=url, kind=kind, message=message, status=status)
+
+    def closed(self, reason: str) -> None:
+        stats = self.crawler.stats
+        counts = {
+            name: int(stats.get_value(STAT(name), 0))
+            for name in ("pages_fetched", "not_modified", "articles_new", "articles_changed", "articles_unchanged", "errors")
+        }
+        # Validators are kept only after a clean run: otherwise a 304 next time
+        # would hide the articles that failed this time.
+        if counts["errors"] == 0 and reason == "finished":
+            self.store.save_page_validators(self._validators)
+        if self.run_id is not None:
+            status = "ok" if counts["errors"] == 0 and reason == "finished" else "errors"
+            self.store.finish_run(self.run_id, status=status, finish_reason=reason, counts=counts)
+        self.store.close()
+
+
+def _header(response: Response, name: str) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers

@@ -1,0 +1,30 @@
+"""Scrapy settings shared by `crawler crawl` and the `scrapy` command.
+
+Polite and safe defaults (see docs/operations.md); per-source values from the
+source config override delay, concurrency, user agent, timeout and retries.
+"""
+
+import os
+
+BOT_NAME = "crawler"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+CRAWLER_DB = os.environ.get("CRAWLER_DB", "data/crawler.db")
+CRAWLER_CONFIG = os.environ.get("CRAWLER_CONFIG", "config")
+
+ROBOTSTXT_OBEY = True
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+REDIRECT_MAX_TIMES = 5
+DOWNLOAD_TIMEOUT = 30
+RETRY_TIMES = 2
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+# Only http(s): no file://, data:, s3:// or ftp:// from configs or redirects.
+DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
+ITEM_PIPELINES = {"crawler.pipeline.StorePipeline": 300}
+LOG_LEVEL = "INFO"

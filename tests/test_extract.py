@@ -1,0 +1,132 @@
+"""Extraction against the simulator's ground truth: every field, and none of the page chrome."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crawler.errors import ExtractionError
+from crawler.extract import extract, strip_site_suffix
+from crawler.simulator import PORTALS, Simulator
+from crawler.simulator.content import SimArticle
+from crawler.simulator.pages import article_path
+from crawler.sources import Cleanup
+from tests.conftest import ROOT, fold
+
+BASE = {"credit": "http://credit.example", "dzwww": "http://zz.dzwww.example", "iqilu": "https://zaozhuang.iqilu.example"}
+CHROME = [
+    "欢迎访问", "今天是", "访问次数", "您的位置", "当前位置", "(资料图)", "关键词", "文章关键字", "相关阅读", "想爆料",
+    "想爆料", "责任编辑", "責任編輯", "网友评论", "網友評論", "分享到", "版权所有", "all rights reserved", "ICP备",
+    "原標題", "热点推荐", "打印本页",
+]
+
+
+def _pages() -> list[tuple[str, SimArticle, str]]:
+    sim = Simulator(articles_per_portal=8)  # rendering needs no running server
+    out = []
+    for portal in PORTALS:
+        for article in sim.articles(portal):
+            status, html, _, _ = sim.render(portal, article_path(portal, article))
+            assert status == 200
+            out.append((portal, article, html))
+    return out
+
+
+PAGES = _pages()
+
+
+@pytest.mark.parametrize(("portal", "article", "html"), PAGES, ids=[f"{p}-{a.id}" for p, a, _ in PAGES])
+def test_simulated_article_pages(portal: str, article: SimArticle, html: str) -> None:
+    url = BASE[portal] + article_path(portal, article)
+    got = extract(html, url)
+    assert got.title == article.title
+    assert got.body == fold(article.body)
+    for marker in CHROME:
+        assert marker not in got.body, marker
+    assert got.published_at is not None and got.published_at.utcoffset().total_seconds() == 8 * 3600
+    if portal == "credit":
+        assert got.published_at.replace(tzinfo=None) == article.published.replace(second=0)
+        assert got.author is None and got.source_name is None
+    elif article.date_in_header:
+        assert got.published_at.replace(tzinfo=None) == article.published
+        assert got.date_origin == "header"
+    else:
+        assert got.published_at.date() == article.published.date() and got.date_origin == "url"
+    if portal == "dzwww":
+        assert got.source_name == (article.source_name or "大众网")
+    if portal == "iqilu":
+        assert got.source_name == (article.source_name or ("齊魯網" if article.traditional else "齐鲁网"))
+    if portal != "credit":
+        expected_author = article.author or {"004": "马俊龙"}.get(article.seed or "")
+        assert got.author == expected_author
+
+
+def test_visit_counter_and_date_banner_never_give_the_date() -> None:
+    portal, article, html = next(p for p in PAGES if p[1].seed == "000")
+    html = re.sub(r'<meta name="PubDate"[^>]*>', "", html)
+    got = extract(html, "http://credit.example/some/page.html")  # no date in this URL
+    assert got.published_at.date().isoformat() == "2023-08-31"
+    assert got.date_origin == "header"
+
+
+def test_body_repeated_in_markup_is_kept_once() -> None:
+    _, article, html = next(p for p in PAGES if p[1].traditional)
+    assert html.count("本報棗莊訊") == 2  # the simulator really serves it twice
+    got = extract(html.replace('style="display:none"', ""), "https://zaozhuang.iqilu.example/a.shtml")
+    assert got.body.count("本報棗莊訊") == 1
+    assert got.body == fold(article.body)
+
+
+def test_source_cleanup_rules_apply() -> None:
+    _, article, html = next(p for p in PAGES if p[1].seed == "001")
+    cleanup = Cleanup(drop_patterns=[r"^大众网记者"], drop_selectors=["#xl-headline"])
+    got = extract(html, "http://zz.dzwww.example/zzxw/202308/t20230824_17231001.htm", cleanup)
+    assert not got.body.startswith("大众网记者")
+    assert got.body == fold("\n".join(article.paragraphs[1:]))
+    assert got.date_origin == "url"  # the header with the timestamp was dropped
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("山亭经济开发区厚植绿色低碳循环底色_枣庄新闻_大众网", "山亭经济开发区厚植绿色低碳循环底色"),
+        ("枣庄高新区产业铸就发展“强引擎” - 齐鲁网", "枣庄高新区产业铸就发展“强引擎”"),
+        ("枣庄高新区产业铸就发展“强引擎”-新全讯2网", "枣庄高新区产业铸就发展“强引擎”"),
+        ("2023-2025年发展规划解读", "2023-2025年发展规划解读"),
+        ("信用动态 信用枣庄", "信用动态 信用枣庄"),
+    ],
+)
+def test_site_suffix_is_stripped_from_titles(raw: str, clean: str) -> None:
+    assert strip_site_suffix(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("html", "kind"),
+    [
+        ("", "empty_page"),
+        ("<html><body><div>网站维护中</div></body></html>", "empty_body"),
+    ],
+)
+def test_pages_without_an_article_raise(html: str, kind: str) -> None:
+    with pytest.raises(ExtractionError) as caught:
+        extract(html, "http://example.invalid/x.html")
+    assert caught.value.kind == kind
+
+
+def test_cli_extract_reads_a_saved_gbk_page(tmp_path: Path) -> None:
+    _, article, html = next(p for p in PAGES if p[1].seed == "000")
+    saved = tmp_path / "page.html"
+    saved.write_bytes(html.encode("gbk", errors="xmlcharrefreplace"))  # charset only in <meta>
+    result = subprocess.run(
+        [sys.executable, "-m", "crawler", "extract", str(saved), "--url", "http://credit.example/art/2023/8/31/art_2345_1001.html", "--json"],
+        capture_output=True, text=True, encoding="utf-8", cwd=ROOT, timeout=60, check=True,
+    )
+    data = json.loads(result.stdout)
+    assert data["title"] == article.title
+    assert data["body"] == fold(article.body)
+    assert data["published_at"].startswith("2023-08-31")

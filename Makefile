@@ -1,0 +1,37 @@
+# Set-up is part of every target: a fresh machine needs only python3 (3.11+) and make.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test demo lock clean
+
+## run: the daemon on SQLite (data/crawler.db) with the sources in config/
+run: $(STAMP)
+	$(BIN)/crawler run
+
+## test: the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## demo: start the portal simulator and crawl it into data/demo.db
+demo: $(STAMP)
+	$(BIN)/crawler demo
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
+	touch $(STAMP)
+
+## lock: re-resolve the pinned ranges of pyproject.toml into requirements.lock
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet --upgrade "pip>=24"
+	.venv-lock/bin/python -m pip install --quiet -e '.[test]'
+	(echo "# Exact versions tested in CI; regenerate with: make lock"; \
+	 .venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^-e') > requirements.lock
+	rm -rf .venv-lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -93,8 +93,10 @@ def crawl(env: Env, sources: tuple[str, ...]) -> None:
 
     Example: crawler crawl iqilu-zaozhuang
     """
+    from crawler.daemon import die_with_parent
     from crawler.runner import crawl_sources
 
+    die_with_parent()  # when started by `crawler run`
     chosen = env.sources(sources)
     if not chosen:
         raise click.ClickException(f"no enabled sources in {env.config}/sources")
@@ -102,6 +104,73 @@ def crawl(env: Env, sources: tuple[str, ...]) -> None:
     runs = crawl_sources(chosen, env.db, env.config, verbose=env.verbose)
     if not _print_runs(runs):
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--max-parallel", default=2, show_default=True, type=click.IntRange(1, 32), help="Crawls running at once.")
+@click.option("--crawl-timeout", default=900.0, show_default=True, type=click.FloatRange(1), help="Seconds before a crawl is killed.")
+@click.option("--grace", default=30.0, show_default=True, type=click.FloatRange(0), help="Seconds running crawls get to finish on SIGTERM.")
+@click.option("--reload-every", default=5.0, show_default=True, type=click.FloatRange(0.5), help="Seconds between checks of the source files.")
+@click.pass_obj
+def run(env: Env, max_parallel: int, crawl_timeout: float, grace: float, reload_every: float) -> None:
+    """Run the daemon: poll every enabled source on its schedule until stopped.
+
+    Each crawl runs as a child process (`crawler crawl SOURCE`) killed at
+    --crawl-timeout. Editing, adding or removing a file in CONFIG/sources/
+    takes effect without a restart (also on SIGHUP); a broken file is reported
+    and the last good version of its source keeps running. SIGTERM or Ctrl-C
+    stops scheduling, lets running crawls finish for --grace seconds, exits 0.
+    """
+    from crawler.daemon import Daemon, DaemonOptions
+    from crawler.runner import configure_logging
+
+    configure_logging(env.verbose)
+    if not source_files(env.config):
+        raise click.ClickException(f"no source files in {env.config}/sources")
+    options = DaemonOptions(max_parallel=max_parallel, crawl_timeout=crawl_timeout, grace=grace, reload_every=reload_every)
+    sys.exit(Daemon(env.config, env.db, options).run())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def status(env: Env, as_json: bool) -> None:
+    """Show each source: last run, result, new/changed, next run, failure streak."""
+    loaded = env.sources(enabled_only=False)
+    with _store(env) as store:
+        states = store.schedule_state()
+        rows = []
+        for item in loaded:
+            name = item.source.name
+            last = store.runs(source=name, limit=1)
+            run_row = last[0] if last else {}
+            state = states.get(name, {})
+            rows.append({
+                "source": name,
+                "enabled": item.source.enabled,
+                "last_run": run_row.get("started_at"),
+                "result": run_row.get("status"),
+                "new": run_row.get("articles_new"),
+                "changed": run_row.get("articles_changed"),
+                "errors": run_row.get("errors"),
+                "next_run": state.get("next_run_at"),
+                "failures": state.get("failures") or 0,
+                "backoff_until": state.get("backoff_until"),
+                "last_error": state.get("last_error"),
+                "articles": store.count_articles(name),
+            })
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        line = (
+            f"{row['source']:<22} {'on ' if row['enabled'] else 'off'} last={row['last_run'] or '-'} "
+            f"result={row['result'] or '-'} new={row['new'] or 0} changed={row['changed'] or 0} "
+            f"next={row['next_run'] or '-'} failures={row['failures']} articles={row['articles']}"
+        )
+        if row["backoff_until"]:
+            line += f" backoff-until={row['backoff_until']} ({row['last_error']})"
+        click.echo(line)
 
 
 # -- sources -------------------------------------------------------------------------------------

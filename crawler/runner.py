@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,25 @@ from crawler.sources import LoadedSource
 from spiders.listing import ListingSpider
 from storage import Store
 
-QUIET_LOGGERS = ("scrapy", "twisted", "trafilatura", "htmldate", "justext", "py.warnings")
+QUIET_LOGGERS = ("scrapy", "twisted", "trafilatura", "htmldate", "justext", "py.warnings", "filelock")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _QuietLibraries(logging.Filter):
+    """Keep only warnings and errors of the libraries; our own INFO lines are the progress output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not record.name.startswith(QUIET_LOGGERS)
+
+
+def configure_logging(verbose: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    if not verbose:
+        handler.addFilter(_QuietLibraries())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def scrapy_settings(db_path: Path, config_dir: Path, *, verbose: bool = False) -> Settings:
@@ -22,7 +41,8 @@ def scrapy_settings(db_path: Path, config_dir: Path, *, verbose: bool = False) -
     settings.set("CRAWLER_DB", str(db_path), priority="cmdline")
     settings.set("CRAWLER_CONFIG", str(config_dir), priority="cmdline")
     settings.set("LOG_LEVEL", "DEBUG" if verbose else "INFO", priority="cmdline")
-    settings.set("LOG_FORMAT", "%(asctime)s %(levelname)s %(name)s: %(message)s", priority="cmdline")
+    settings.set("LOG_FORMAT", LOG_FORMAT, priority="cmdline")
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # configure_logging() owns it
     return settings
 
 
@@ -30,12 +50,11 @@ def crawl_sources(sources: list[LoadedSource], db_path: Path, config_dir: Path, 
     """Crawl each source once (all at the same time, each with its own politeness
     settings) and return the crawl_runs rows of this pass."""
     Store(db_path).close()  # create and migrate before the spiders open it
+    configure_logging(verbose)
     process = CrawlerProcess(scrapy_settings(db_path, config_dir, verbose=verbose))
-    if not verbose:
-        for name in QUIET_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
     for loaded in sources:
         process.crawl(ListingSpider, source=loaded)
     process.start()
     with Store(db_path, readonly=True) as store:
-        return [store.runs(source=loaded.source.name, limit=1)[0] for loaded in sources if store.runs(source=loaded.source.name, limit=1)]
+        latest = [store.runs(source=loaded.source.name, limit=1) for loaded in sources]
+    return [runs[0] for runs in latest if runs]

@@ -143,8 +143,8 @@ class Schedule(_Strict):
             raise ValueError("give either every or cron, not both")
         if self.every is None and self.cron is None:
             object.__setattr__(self, "every", timedelta(minutes=30))
-        if self.every is not None and self.every < timedelta(seconds=10):
-            raise ValueError("every must be at least 10s")
+        if self.every is not None and self.every < timedelta(seconds=1):
+            raise ValueError("every must be at least 1s")
         return self
 
 

@@ -88,6 +88,24 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db.table("fetch_errors").create_index(["source", "at"], if_not_exists=True)
 
 
+def _m002_schedule_state(db: sqlite_utils.Database) -> None:
+    db.table("crawl_runs").add_column("pid", int)
+    db.table("schedule_state").create(
+        {
+            "source": str,
+            "last_run_at": str,
+            "last_status": str,
+            "next_run_at": str,
+            "failures": int,
+            "backoff_until": str,
+            "last_error": str,
+        },
+        pk="source",
+        if_not_exists=True,
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
+    ("002_schedule_state", _m002_schedule_state),
 ]

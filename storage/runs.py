@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,8 +18,8 @@ class RunQueries:
         with self.write() as db:
             cur = db.execute(
                 "INSERT INTO crawl_runs (source, started_at, status, pages_fetched, not_modified, articles_new, "
-                "articles_changed, articles_unchanged, errors) VALUES (?, ?, 'running', 0, 0, 0, 0, 0, 0)",
-                [source, _now()],
+                "articles_changed, articles_unchanged, errors, pid) VALUES (?, ?, 'running', 0, 0, 0, 0, 0, 0, ?)",
+                [source, _now(), os.getpid()],
             )
             return int(cur.lastrowid)
 
@@ -62,3 +63,63 @@ class RunQueries:
             params.append(source)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         return list(self.db.query(f"SELECT * FROM fetch_errors {where} ORDER BY id DESC LIMIT ?", [*params, limit]))
+
+    def mark_interrupted_runs(self, source: str | None = None, reason: str = "interrupted") -> int:
+        """Close runs left 'running' by a process that is gone (killed, crashed, timed out)."""
+        clauses, params = ["status = 'running'"], []
+        if source:
+            clauses.append("source = ?")
+            params.append(source)
+        rows = self.db.execute(f"SELECT id, pid FROM crawl_runs WHERE {' AND '.join(clauses)}", params).fetchall()
+        dead = [run_id for run_id, pid in rows if not _alive(pid)]
+        if dead:
+            with self.write() as db:
+                db.conn.executemany(
+                    "UPDATE crawl_runs SET status = 'interrupted', finish_reason = ?, finished_at = ? WHERE id = ?",
+                    [(reason, _now(), run_id) for run_id in dead],
+                )
+        return len(dead)
+
+    # -- schedule state (the daemon's memory across restarts) --------------------------------
+    def schedule_state(self, source: str | None = None) -> dict[str, dict[str, Any]]:
+        where, params = ("WHERE source = ?", [source]) if source else ("", [])
+        return {row["source"]: row for row in self.db.query(f"SELECT * FROM schedule_state {where}", params)}
+
+    def save_schedule_state(self, source: str, **fields: Any) -> None:
+        allowed = {"last_run_at", "last_status", "next_run_at", "failures", "backoff_until", "last_error"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"unknown schedule fields: {sorted(unknown)}")
+        columns = ["source", *fields]
+        updates = ", ".join(f"{name} = excluded.{name}" for name in fields) or "source = source"
+        with self.write() as db:
+            db.execute(
+                f"INSERT INTO schedule_state ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+                f"ON CONFLICT(source) DO UPDATE SET {updates}",
+                [source, *fields.values()],
+            )
+
+    def prune(self, errors_before: str, runs_before: str) -> tuple[int, int]:
+        """Delete fetch errors and finished crawl runs older than the given timestamps."""
+        with self.write() as db:
+            errors = db.execute(
+                "DELETE FROM fetch_errors WHERE at < ? OR run_id IN "
+                "(SELECT id FROM crawl_runs WHERE started_at < ? AND status != 'running')",
+                [errors_before, runs_before],
+            ).rowcount
+            runs = db.execute(
+                "DELETE FROM crawl_runs WHERE started_at < ? AND status != 'running'", [runs_before]
+            ).rowcount
+        return errors, runs
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

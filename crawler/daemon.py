@@ -1,0 +1,304 @@
+"""`crawler run`: the long-running scheduler.
+
+One process schedules; every crawl runs in a child process (`crawler crawl
+SOURCE`) so that a hung crawl can always be killed at its timeout, Scrapy's
+reactor is fresh each time, and the daemon's memory stays flat.
+
+* APScheduler 3 BackgroundScheduler, a bounded thread pool (one thread waits
+  on one child), ``max_instances=1`` (never two crawls of a source),
+  ``coalesce=True`` and an explicit ``misfire_grace_time``.
+* Source files are re-read on SIGHUP and whenever their mtimes change; a broken
+  file is reported as ``FILE: field: message`` and the last good version of its
+  source keeps running (the child crawls a snapshot of that version).
+* Schedule state (last run, result, failure streak, back-off) is kept in
+  SQLite; on start, sources are spread out instead of all polled at once.
+* SIGTERM/SIGINT: stop scheduling, let running crawls finish for ``grace``
+  seconds, then stop them; exit 0. A crawl cut off (timeout, kill -9) is
+  recorded as interrupted on the next start.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from crawler.sources import LoadedSource, Source, load_source_file, source_files
+from crawler.errors import ConfigError
+from storage import Store
+
+log = logging.getLogger("crawler.daemon")
+SHANGHAI = timezone(timedelta(hours=8))
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class DaemonOptions:
+    max_parallel: int = 2  # crawls at once overall
+    crawl_timeout: float = 900.0  # a crawl running longer is killed
+    grace: float = 30.0  # on SIGTERM, how long running crawls may finish
+    reload_every: float = 5.0  # how often source files' mtimes are checked
+    misfire_grace: int = 600  # a run late by up to this many seconds still runs
+    startup_spread: float = 30.0  # first runs of overdue sources are spread over this many seconds
+
+
+PARENT_ENV = "CRAWLER_DAEMON_PID"
+
+
+def die_with_parent() -> None:
+    """Called by a crawl child: get SIGKILL when the daemon dies, even by kill -9 (Linux).
+
+    Done in the child itself, not with ``preexec_fn`` (unsafe in a threaded parent).
+    """
+    parent = os.environ.get(PARENT_ENV)
+    if not parent:
+        return
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != int(parent):  # the daemon died before prctl took effect
+        os._exit(1)
+
+
+class Daemon:
+    def __init__(self, config_dir: Path, db_path: Path, options: DaemonOptions | None = None):
+        self.config_dir = Path(config_dir)
+        self.db_path = Path(db_path)
+        self.options = options or DaemonOptions()
+        self.snapshot_dir = self.db_path.parent / ".snapshots" / "sources"
+        self._stop = threading.Event()
+        self._reload_requested = threading.Event()
+        self._lock = threading.Lock()
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._mtimes: dict[Path, float] = {}
+        self._good: dict[Path, LoadedSource] = {}  # last good version of each file
+        self._job_keys: dict[str, str] = {}  # source name -> schedule fingerprint
+        self.scheduler = BackgroundScheduler(
+            timezone=SHANGHAI,
+            executors={"default": ThreadPoolExecutor(self.options.max_parallel)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": self.options.misfire_grace},
+        )
+
+    # -- main loop ---------------------------------------------------------------------------
+    def run(self) -> int:
+        with Store(self.db_path) as store:
+            interrupted = store.mark_interrupted_runs()
+        if interrupted:
+            log.warning("recorded %d crawl run(s) cut off by the last shutdown as interrupted", interrupted)
+        self.snapshot_dir.mkdir(parents=True, exist_ok=True)
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, lambda *_: self._reload_requested.set())
+        self.reload(startup=True)
+        self.scheduler.add_job(self.housekeeping, IntervalTrigger(hours=6), id="__housekeeping__",
+                               next_run_time=datetime.now(SHANGHAI) + timedelta(minutes=1))
+        self.scheduler.start()
+        log.info("daemon started: %d source(s), database %s", len(self._job_keys), self.db_path)
+        while not self._stop.wait(self.options.reload_every):
+            self._reload_requested.clear()
+            self.reload()
+            while self._reload_requested.is_set() and not self._stop.is_set():
+                self._reload_requested.clear()
+                self.reload()
+        self._shutdown()
+        return 0
+
+    def _on_stop(self, signum: int, _frame: object) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        self._stop.set()
+
+    def _shutdown(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        deadline = _utcnow() + timedelta(seconds=self.options.grace)
+        with self._lock:
+            children = dict(self._children)
+        for name, proc in children.items():
+            remaining = max(0.0, (deadline - _utcnow()).total_seconds())
+            try:
+                proc.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                log.warning("%s: crawl still running after %.0fs grace; stopping it", name, self.options.grace)
+                self._terminate(proc)
+        log.info("daemon stopped")
+
+    # -- configuration -------------------------------------------------------------------------
+    def reload(self, startup: bool = False) -> None:
+        """Apply added, changed and removed source files."""
+        files = source_files(self.config_dir)
+        mtimes = {}
+        for path in files:
+            try:
+                mtimes[path] = path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+        if mtimes == self._mtimes and not startup:
+            return
+        for path in mtimes:
+            if self._mtimes.get(path) == mtimes[path] and not startup:
+                continue
+            try:
+                loaded = load_source_file(path)
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    log.error("config error: %s", problem)
+                if path in self._good:
+                    log.error("%s: keeping the last good version of source %s", path, self._good[path].source.name)
+                continue
+            self._good[path] = loaded
+            (self.snapshot_dir / f"{loaded.source.name}.yaml").write_bytes(path.read_bytes())
+        for gone in set(self._good) - set(mtimes):
+            name = self._good.pop(gone).source.name
+            log.info("%s removed: source %s unscheduled", gone, name)
+            (self.snapshot_dir / f"{name}.yaml").unlink(missing_ok=True)
+        self._mtimes = mtimes
+        self._sync_jobs(startup)
+
+    def _sync_jobs(self, startup: bool) -> None:
+        wanted = {item.source.name: item.source for item in self._good.values() if item.source.enabled}
+        for name in set(self._job_keys) - set(wanted):
+            self.scheduler.remove_job(name)
+            del self._job_keys[name]
+            log.info("%s: unscheduled", name)
+        with Store(self.db_path) as store:
+            states = store.schedule_state()
+        for index, (name, source) in enumerate(sorted(wanted.items())):
+            key = _fingerprint(source)
+            if self._job_keys.get(name) == key:
+                continue
+            first = self._first_run(source, states.get(name), index if startup else 0)
+            trigger = _trigger(source)
+            if name in self._job_keys:
+                self.scheduler.reschedule_job(name, trigger=trigger)
+                log.info("%s: schedule changed to %s", name, _describe(source))
+            else:
+                self.scheduler.add_job(self.crawl_job, trigger, args=[name], id=name, name=name, next_run_time=first)
+                log.info("%s: scheduled %s, first run %s", name, _describe(source), first.isoformat(timespec="seconds"))
+            self._job_keys[name] = key
+
+    def _first_run(self, source: Source, state: dict | None, index: int) -> datetime:
+        now = datetime.now(SHANGHAI)
+        spread = min(self.options.startup_spread, _interval_seconds(source))
+        if state and state.get("last_run_at"):
+            due = datetime.fromisoformat(state["last_run_at"]).astimezone(SHANGHAI) + timedelta(seconds=_interval_seconds(source))
+            if due > now:
+                return due
+        return now + timedelta(seconds=random.uniform(0, spread) if index else 0)
+
+    # -- jobs ------------------------------------------------------------------------------------
+    def crawl_job(self, name: str) -> None:
+        if self._stop.is_set():
+            return
+        with Store(self.db_path) as store:
+            state = store.schedule_state(name).get(name, {})
+        backoff = state.get("backoff_until")
+        if backoff and datetime.fromisoformat(backoff) > _utcnow():
+            log.info("%s: backing off until %s after %d failure(s): %s", name, backoff, state.get("failures", 0), state.get("last_error"))
+            return
+        started = _utcnow()
+        command = [sys.executable, "-m", "crawler", "--config", str(self.snapshot_dir.parent), "--db", str(self.db_path), "crawl", name]
+        proc = subprocess.Popen(command, start_new_session=True, env={**os.environ, PARENT_ENV: str(os.getpid())})
+        with self._lock:
+            self._children[name] = proc
+        try:
+            code = proc.wait(timeout=self.options.crawl_timeout)
+            error = None if code == 0 else f"crawl exited with status {code}"
+        except subprocess.TimeoutExpired:
+            self._terminate(proc)
+            code, error = -1, f"crawl timed out after {self.options.crawl_timeout:.0f}s"
+            log.error("%s: %s; stopped", name, error)
+        finally:
+            with self._lock:
+                self._children.pop(name, None)
+        self._record(name, started, error)
+
+    def _record(self, name: str, started: datetime, error: str | None) -> None:
+        with Store(self.db_path) as store:
+            if error and "timed out" in error:
+                store.mark_interrupted_runs(name, reason="timeout")
+                store.record_error(run_id=None, source=name, url="", kind="crawl_timeout", message=error)
+            state = store.schedule_state(name).get(name, {})
+            failures = (state.get("failures") or 0) + 1 if error else 0
+            backoff = None
+            if failures >= 2:
+                source = next((g.source for g in self._good.values() if g.source.name == name), None)
+                base = _interval_seconds(source) if source else 60.0
+                delay = min(timedelta(seconds=base * 2 ** (failures - 1)), MAX_BACKOFF)
+                backoff = (_utcnow() + delay).isoformat(timespec="seconds")
+            job = self.scheduler.get_job(name)
+            store.save_schedule_state(
+                name,
+                last_run_at=started.isoformat(timespec="seconds"),
+                last_status="ok" if not error else "failed",
+                failures=failures,
+                backoff_until=backoff,
+                last_error=error,
+                next_run_at=job.next_run_time.isoformat(timespec="seconds") if job and job.next_run_time else None,
+            )
+
+    @staticmethod
+    def _terminate(proc: subprocess.Popen[bytes]) -> None:
+        """SIGTERM the crawl's process group, SIGKILL it if it lingers."""
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        except ProcessLookupError:
+            pass
+
+    def housekeeping(self) -> None:
+        now = _utcnow()
+        with Store(self.db_path) as store:
+            errors, runs = store.prune(
+                errors_before=(now - timedelta(days=30)).isoformat(timespec="seconds"),
+                runs_before=(now - timedelta(days=90)).isoformat(timespec="seconds"),
+            )
+        if errors or runs:
+            log.info("housekeeping: pruned %d fetch errors and %d crawl runs", errors, runs)
+
+
+def _interval_seconds(source: Source) -> float:
+    if source.schedule.every is not None:
+        return source.schedule.every.total_seconds()
+    return 3600.0
+
+
+def _trigger(source: Source):
+    jitter = int(source.schedule.jitter.total_seconds()) or None
+    if source.schedule.cron:
+        return CronTrigger(**_cron_fields(source.schedule.cron), timezone=SHANGHAI, jitter=jitter)
+    return IntervalTrigger(seconds=_interval_seconds(source), jitter=jitter, timezone=SHANGHAI)
+
+
+def _cron_fields(expression: str) -> dict[str, str]:
+    minute, hour, day, month, day_of_week = expression.split()
+    return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": day_of_week}
+
+
+def _describe(source: Source) -> str:
+    schedule = source.schedule
+    return f"cron '{schedule.cron}'" if schedule.cron else f"every {schedule.every}"
+
+
+def _fingerprint(source: Source) -> str:
+    return hashlib.sha1(source.schedule.model_dump_json().encode()).hexdigest()

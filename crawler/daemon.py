@@ -138,6 +138,8 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 log.warning("%s: crawl still running after %.0fs grace; stopping it", name, self.options.grace)
                 self._terminate(proc)
+        with Store(self.db_path) as store:
+            store.mark_interrupted_runs(reason="shutdown")
         log.info("daemon stopped")
 
     # -- configuration -------------------------------------------------------------------------
@@ -215,8 +217,10 @@ class Daemon:
             return
         started = _utcnow()
         command = [sys.executable, "-m", "crawler", "--config", str(self.snapshot_dir.parent), "--db", str(self.db_path), "crawl", name]
-        proc = subprocess.Popen(command, start_new_session=True, env={**os.environ, PARENT_ENV: str(os.getpid())})
-        with self._lock:
+        with self._lock:  # no crawl starts once shutdown has begun
+            if self._stop.is_set():
+                return
+            proc = subprocess.Popen(command, start_new_session=True, env={**os.environ, PARENT_ENV: str(os.getpid())})
             self._children[name] = proc
         try:
             code = proc.wait(timeout=self.options.crawl_timeout)

@@ -44,6 +44,7 @@ class ListingSpider(scrapy.Spider):
         self.store: Store
         self.run_id: int | None = None
         self._validators: dict[str, tuple[str | None, str | None]] = {}
+        self._resume: set[str] = set()
         self._start_netlocs: set[str] = set()
 
     @classmethod
@@ -88,11 +89,19 @@ class ListingSpider(scrapy.Spider):
     async def start(self):
         self.store.register_source(self.source.name, self.source.title, str(self.loaded.file))
         self.run_id = self.store.start_run(self.source.name)
-        for url in self.source.start_urls:
+        urls = self.source.start_urls
+        # A list read to the end last time may stop early now (304, fully known page);
+        # one whose crawl was cut off (kill, timeout, errors) is read to the end again.
+        self._resume = set(urls) - self.store.complete_lists(urls)
+        self.store.mark_lists(self.source.name, urls, complete=False)
+        for url in urls:
+            if url in self._resume:
+                log.info("%s: last crawl of %s did not finish; reading the whole list", self.source.name, url)
             yield self._list_request(url, page=1, start_url=url)
 
     def _list_request(self, url: str, page: int, start_url: str) -> scrapy.Request:
-        headers = _conditional_headers(*self.store.page_validator(url))
+        validators = (None, None) if start_url in self._resume else self.store.page_validator(url)
+        headers = _conditional_headers(*validators)
         return scrapy.Request(
             url,
             callback=self.parse_list,
@@ -136,7 +145,7 @@ class ListingSpider(scrapy.Spider):
                 headers=_conditional_headers(*self.store.article_validator(url)),
                 meta={"list_url": response.url, "handle_httpstatus_list": [304], "kind": "article", "link": url},
             )
-        if not todo:
+        if not todo and response.meta["start_url"] not in self._resume:
             log.info("%s: every link on list page %d is known; not paging further", self.source.name, page)
             return
         next_url = next_page_url(response, self.source.pagination or Pagination(), page, response.meta["start_url"])
@@ -209,6 +218,7 @@ class ListingSpider(scrapy.Spider):
         # would hide the articles that failed this time.
         if counts["errors"] == 0 and reason == "finished":
             self.store.save_page_validators(self._validators)
+            self.store.mark_lists(self.source.name, self.source.start_urls, complete=True)
         if self.run_id is not None:
             status = "ok" if counts["errors"] == 0 and reason == "finished" else "errors"
             self.store.finish_run(self.run_id, status=status, finish_reason=reason, counts=counts)

@@ -134,3 +134,21 @@ class Store(ArticleQueries, RunQueries):
                 "updated_at = excluded.updated_at",
                 [(url, etag, lm, now) for url, (etag, lm) in validators.items()],
             )
+
+    # -- whether the last crawl of a start URL read its list to the end ---------------------
+    def complete_lists(self, start_urls: list[str]) -> set[str]:
+        """Start URLs whose last crawl finished cleanly (safe to stop at a known page or a 304)."""
+        marks = ",".join("?" * len(start_urls))
+        rows = self.db.execute(
+            f"SELECT start_url FROM list_progress WHERE complete = 1 AND start_url IN ({marks})", start_urls
+        ).fetchall()
+        return {row[0] for row in rows}
+
+    def mark_lists(self, source: str, start_urls: list[str], complete: bool) -> None:
+        now = utcnow()
+        with self.write() as db:
+            db.conn.executemany(
+                "INSERT INTO list_progress (start_url, source, complete, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(start_url) DO UPDATE SET complete = excluded.complete, updated_at = excluded.updated_at",
+                [(url, source, int(complete), now) for url in start_urls],
+            )

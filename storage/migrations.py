@@ -90,6 +90,10 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
 
 def _m002_schedule_state(db: sqlite_utils.Database) -> None:
     db.table("crawl_runs").add_column("pid", int)
+    # complete = 0 from the start of a crawl of the start URL until it finished cleanly.
+    db.table("list_progress").create(
+        {"start_url": str, "source": str, "complete": int, "updated_at": str}, pk="start_url", if_not_exists=True
+    )
     db.table("schedule_state").create(
         {
             "source": str,

@@ -100,8 +100,7 @@ class Simulator:
         for offset, portal in enumerate(self._portals.values()):
             handler = type(f"{portal.name}Handler", (_Handler,), {"simulator": self, "portal": portal.name})
             port = self.port_base + offset if self.port_base else 0
-            server = ThreadingHTTPServer((self.host, port), handler)
-            server.daemon_threads = True
+            server = _QuietServer((self.host, port), handler)
             portal.server = server
             thread = threading.Thread(target=server.serve_forever, name=f"sim-{portal.name}", daemon=True)
             thread.start()
@@ -263,6 +262,14 @@ class Simulator:
 
 def _etag(key: str) -> str:
     return '"' + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16] + '"'
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A crawler killed mid-request (the tests do it on purpose) is not an error here.
+        pass
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -14,7 +14,7 @@ from crawler.sources import LoadedSource
 from spiders.listing import ListingSpider
 from storage import Store
 
-QUIET_LOGGERS = ("scrapy", "twisted", "trafilatura", "htmldate", "justext", "py.warnings", "filelock")
+QUIET_LOGGERS = ("scrapy", "twisted", "trafilatura", "htmldate", "justext", "py.warnings", "filelock", "apscheduler")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -22,7 +22,12 @@ class _QuietLibraries(logging.Filter):
     """Keep only warnings and errors of the libraries; our own INFO lines are the progress output."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING or not record.name.startswith(QUIET_LOGGERS)
+        if not record.name.startswith(QUIET_LOGGERS):
+            return True
+        if record.levelno < logging.WARNING:
+            return False
+        record.exc_info, record.exc_text = None, None  # one line per event; -v shows tracebacks
+        return True
 
 
 def configure_logging(verbose: bool = False) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
@@ -85,6 +86,10 @@ class ListingSpider(scrapy.Spider):
     def source(self):
         return self.loaded.source
 
+    @property
+    def _max_pages(self) -> int:
+        return (self.source.pagination or Pagination()).max_pages
+
     # -- requests --------------------------------------------------------------------------------
     async def start(self):
         self.store.register_source(self.source.name, self.source.title, str(self.loaded.file))
@@ -92,11 +97,14 @@ class ListingSpider(scrapy.Spider):
         urls = self.source.start_urls
         # A list read to the end last time may stop early now (304, fully known page);
         # one whose crawl was cut off (kill, timeout, errors) is read to the end again.
-        self._resume = set(urls) - self.store.complete_lists(urls)
+        progress = self.store.list_progress(urls)
+        self._resume = {url for url in urls if not progress.get(url)}
         self.store.mark_lists(self.source.name, urls, complete=False)
         for url in urls:
-            if url in self._resume:
-                log.info("%s: last crawl of %s did not finish; reading the whole list", self.source.name, url)
+            if url not in progress:
+                log.info("%s: first crawl of %s (up to %d list pages)", self.source.name, url, self._max_pages)
+            elif not progress[url]:
+                log.info("%s: last crawl of %s did not finish; reading the whole list again", self.source.name, url)
             yield self._list_request(url, page=1, start_url=url)
 
     def _list_request(self, url: str, page: int, start_url: str) -> scrapy.Request:
@@ -199,6 +207,12 @@ class ListingSpider(scrapy.Spider):
             kind = "dns"
         elif failure.check(ConnectionRefusedError):
             kind = "connection_refused"
+        elif failure.check(IgnoreRequest):
+            # robots.txt said no: worth seeing, not a failure of the crawl.
+            self.crawler.stats.inc_value(STAT("robots_disallowed"))
+            self.store.record_error(run_id=self.run_id, source=self.source.name, url=request.url,
+                                    kind="robots_disallowed", message="forbidden by robots.txt")
+            return
         else:
             kind = type(failure.value).__name__
         self.record_error(request.url, kind, failure.getErrorMessage() or kind, status)

@@ -136,13 +136,16 @@ class Store(ArticleQueries, RunQueries):
             )
 
     # -- whether the last crawl of a start URL read its list to the end ---------------------
-    def complete_lists(self, start_urls: list[str]) -> set[str]:
-        """Start URLs whose last crawl finished cleanly (safe to stop at a known page or a 304)."""
+    def list_progress(self, start_urls: list[str]) -> dict[str, bool]:
+        """For each start URL crawled before: did its last crawl finish cleanly?
+
+        Only a list read to the end may be cut short next time (304, fully known page).
+        """
         marks = ",".join("?" * len(start_urls))
         rows = self.db.execute(
-            f"SELECT start_url FROM list_progress WHERE complete = 1 AND start_url IN ({marks})", start_urls
+            f"SELECT start_url, complete FROM list_progress WHERE start_url IN ({marks})", start_urls
         ).fetchall()
-        return {row[0] for row in rows}
+        return {url: bool(complete) for url, complete in rows}
 
     def mark_lists(self, source: str, start_urls: list[str], complete: bool) -> None:
         now = utcnow()

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test demo lock clean
+.PHONY: run test demo install lock clean
 
 ## run: the daemon on SQLite (data/crawler.db) with the sources in config/
 run: $(STAMP)
@@ -13,6 +13,9 @@ run: $(STAMP)
 ## test: the whole test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## install: only create .venv with the locked dependencies
+install: $(STAMP)
 
 ## demo: start the portal simulator and crawl it into data/demo.db
 demo: $(STAMP)

@@ -55,14 +55,19 @@ def _setting_option(name: str, **kwargs: Any):
 @_setting_option("config")
 @_setting_option("db")
 @click.option("-v", "--verbose", is_flag=True, help="Log Scrapy's own messages too.")
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    envvar="CRAWLER_LOG_FORMAT", show_envvar=True, help="Log lines as text or as one JSON object per line.",
+)
 @click.version_option(__version__, prog_name="crawler")
 @click.pass_context
-def cli(ctx: click.Context, config: Path, db: Path, verbose: bool) -> None:
+def cli(ctx: click.Context, config: Path, db: Path, verbose: bool, log_format: str) -> None:
     """Monitor news and government portals: crawl, extract, store, alert.
 
     Sources are YAML files in CONFIG/sources/ (see docs/sources.md); collected
     articles go to the SQLite database DB.
     """
+    os.environ["CRAWLER_LOG_FORMAT"] = log_format  # crawl children of the daemon inherit it
     ctx.obj = Env(config, db, verbose)
 
 
@@ -111,8 +116,12 @@ def crawl(env: Env, sources: tuple[str, ...]) -> None:
 @click.option("--crawl-timeout", default=900.0, show_default=True, type=click.FloatRange(1), help="Seconds before a crawl is killed.")
 @click.option("--grace", default=30.0, show_default=True, type=click.FloatRange(0), help="Seconds running crawls get to finish on SIGTERM.")
 @click.option("--reload-every", default=5.0, show_default=True, type=click.FloatRange(0.5), help="Seconds between checks of the source files.")
+@click.option(
+    "--http", "http", metavar="HOST:PORT", envvar="CRAWLER_HTTP", show_envvar=True,
+    help="Serve /metrics (Prometheus) and /healthz here, e.g. 127.0.0.1:9410. Off by default.",
+)
 @click.pass_obj
-def run(env: Env, max_parallel: int, crawl_timeout: float, grace: float, reload_every: float) -> None:
+def run(env: Env, max_parallel: int, crawl_timeout: float, grace: float, reload_every: float, http: str | None) -> None:
     """Run the daemon: poll every enabled source on its schedule until stopped.
 
     Each crawl runs as a child process (`crawler crawl SOURCE`) killed at
@@ -127,7 +136,15 @@ def run(env: Env, max_parallel: int, crawl_timeout: float, grace: float, reload_
     configure_logging(env.verbose)
     if not source_files(env.config):
         raise click.ClickException(f"no source files in {env.config}/sources")
-    options = DaemonOptions(max_parallel=max_parallel, crawl_timeout=crawl_timeout, grace=grace, reload_every=reload_every)
+    address = None
+    if http:
+        host, _, port = http.rpartition(":")
+        if not host or not port.isdigit():
+            raise click.BadParameter(f"{http!r} is not HOST:PORT", param_hint="--http")
+        address = (host, int(port))
+    options = DaemonOptions(
+        max_parallel=max_parallel, crawl_timeout=crawl_timeout, grace=grace, reload_every=reload_every, http=address
+    )
     sys.exit(Daemon(env.config, env.db, options).run())
 
 

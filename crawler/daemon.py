@@ -37,8 +37,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.sources import LoadedSource, Source, load_source_file, source_files
 from crawler.errors import ConfigError
+from crawler.metrics import Metrics, MetricsServer
+from crawler.sources import LoadedSource, Source, load_source_file, source_files
 from storage import Store
 
 log = logging.getLogger("crawler.daemon")
@@ -58,6 +59,7 @@ class DaemonOptions:
     reload_every: float = 5.0  # how often source files' mtimes are checked
     misfire_grace: int = 600  # a run late by up to this many seconds still runs
     startup_spread: float = 30.0  # first runs of overdue sources are spread over this many seconds
+    http: tuple[str, int] | None = None  # serve /metrics and /healthz here
 
 
 PARENT_ENV = "CRAWLER_DAEMON_PID"
@@ -92,6 +94,11 @@ class Daemon:
         self._mtimes: dict[Path, float] = {}
         self._good: dict[Path, LoadedSource] = {}  # last good version of each file
         self._job_keys: dict[str, str] = {}  # source name -> schedule fingerprint
+        self._broken: dict[Path, int] = {}  # files whose last read failed -> number of problems
+        self._seen_run: dict[str, int] = {}  # last crawl_runs id turned into metrics, per source
+        self._started = _utcnow()
+        self.metrics = Metrics()
+        self.http: MetricsServer | None = None
         self.scheduler = BackgroundScheduler(
             timezone=SHANGHAI,
             executors={"default": ThreadPoolExecutor(self.options.max_parallel)},
@@ -102,6 +109,8 @@ class Daemon:
     def run(self) -> int:
         with Store(self.db_path) as store:
             interrupted = store.mark_interrupted_runs()
+            for run in store.runs(limit=1000):
+                self._seen_run.setdefault(run["source"], run["id"])
         if interrupted:
             log.warning("recorded %d crawl run(s) cut off by the last shutdown as interrupted", interrupted)
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
@@ -112,6 +121,9 @@ class Daemon:
         self.scheduler.add_job(self.housekeeping, IntervalTrigger(hours=6), id="__housekeeping__",
                                next_run_time=datetime.now(SHANGHAI) + timedelta(minutes=1))
         self.scheduler.start()
+        if self.options.http:
+            self.http = MetricsServer(self.metrics, self.health, *self.options.http).start()
+            log.info("metrics on %s/metrics, health on %s/healthz", self.http.address, self.http.address)
         log.info("daemon started: %d source(s), database %s", len(self._job_keys), self.db_path)
         while not self._stop.wait(self.options.reload_every):
             self._reload_requested.clear()
@@ -126,7 +138,20 @@ class Daemon:
         log.info("received %s: stopping", signal.Signals(signum).name)
         self._stop.set()
 
+    def health(self) -> tuple[bool, dict[str, object]]:
+        with self._lock:
+            running = sorted(self._children)
+        ok = self.scheduler.running and not self._stop.is_set()
+        return ok, {
+            "uptime_seconds": round((_utcnow() - self._started).total_seconds()),
+            "sources": sorted(self._job_keys),
+            "crawls_running": running,
+            "config_errors": sum(self._broken.values()),
+        }
+
     def _shutdown(self) -> None:
+        if self.http is not None:
+            self.http.stop()
         self.scheduler.shutdown(wait=False)
         deadline = _utcnow() + timedelta(seconds=self.options.grace)
         with self._lock:
@@ -160,13 +185,18 @@ class Daemon:
             try:
                 loaded = load_source_file(path)
             except ConfigError as exc:
+                self._broken[path] = len(exc.problems)
                 for problem in exc.problems:
                     log.error("config error: %s", problem)
                 if path in self._good:
                     log.error("%s: keeping the last good version of source %s", path, self._good[path].source.name)
                 continue
+            self._broken.pop(path, None)
             self._good[path] = loaded
             (self.snapshot_dir / f"{loaded.source.name}.yaml").write_bytes(path.read_bytes())
+        for gone in set(self._broken) - set(mtimes):
+            del self._broken[gone]
+        self.metrics.config_errors.set(sum(self._broken.values()))
         for gone in set(self._good) - set(mtimes):
             name = self._good.pop(gone).source.name
             log.info("%s removed: source %s unscheduled", gone, name)
@@ -247,6 +277,11 @@ class Daemon:
                 base = _interval_seconds(source) if source else 60.0
                 delay = min(timedelta(seconds=base * 2 ** (failures - 1)), MAX_BACKOFF)
                 backoff = (_utcnow() + delay).isoformat(timespec="seconds")
+            for run in reversed(store.runs(source=name, limit=20)):
+                if run["id"] > self._seen_run.get(name, 0) and run["status"] != "running":
+                    self.metrics.observe_run(run, store.errors(run_id=run["id"], limit=10_000))
+                    self._seen_run[name] = run["id"]
+            self.metrics.failure_streak.labels(name).set(failures)
             job = self.scheduler.get_job(name)
             store.save_schedule_state(
                 name,

@@ -38,3 +38,6 @@ class ExtractionError(CrawlerError):
     def __init__(self, kind: str, message: str):
         self.kind = kind
         super().__init__(message)
+
+    def __reduce__(self):  # picklable across the extraction process pool
+        return (type(self), (self.kind, str(self)))

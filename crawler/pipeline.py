@@ -2,11 +2,19 @@
 
 The only place where a page becomes a stored article. Extraction failures are
 recorded as fetch errors with the URL, never stored as articles.
+
+Extraction is CPU-heavy: after the first few pages of a crawl (a quiet poll
+never pays for a pool) pages are extracted in a process pool, so every core
+works and the reactor keeps downloading meanwhile. Storage stays in the crawl
+process: one writer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from scrapy.exceptions import DropItem
@@ -35,20 +43,41 @@ def article_record(article: Article, page: FetchedPage) -> dict[str, Any]:
     }
 
 
+INLINE_PAGES = 4  # pages extracted in the crawl process before the pool starts
+
+
 class StorePipeline:
-    def __init__(self, crawler: Any):
+    def __init__(self, crawler: Any, workers: int):
         self.crawler = crawler
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._pages = 0
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:
-        return cls(crawler)
+        return cls(crawler, max(1, crawler.settings.getint("CRAWLER_EXTRACT_WORKERS", 1)))
 
-    def process_item(self, item: Any) -> Any:
+    async def _extract(self, page: FetchedPage) -> Article:
+        cleanup = self.crawler.spider.source.cleanup
+        self._pages += 1
+        if self.workers == 1 or self._pages <= INLINE_PAGES:
+            return extract(page.html, page.url, cleanup)
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")  # no fork of a threaded reactor
+            context.set_forkserver_preload(["crawler.extract"])
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        return await asyncio.wrap_future(self._pool.submit(extract, page.html, page.url, cleanup))
+
+    def close_spider(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    async def process_item(self, item: Any) -> Any:
         if not isinstance(item, FetchedPage):
             return item
         spider = self.crawler.spider
         try:
-            article = extract(item.html, item.url, spider.source.cleanup)
+            article = await self._extract(item)
         except ExtractionError as exc:
             spider.record_error(item.url, exc.kind, str(exc), item.status)
             raise DropItem(f"{exc.kind}: {item.url}") from None

@@ -13,6 +13,9 @@ NEWSPIDER_MODULE = "spiders"
 CRAWLER_DB = os.environ.get("CRAWLER_DB", "data/crawler.db")
 CRAWLER_CONFIG = os.environ.get("CRAWLER_CONFIG", "config")
 
+# Processes that extract articles in parallel with the downloads (1: in the crawl process).
+CRAWLER_EXTRACT_WORKERS = int(os.environ.get("CRAWLER_EXTRACT_WORKERS", os.cpu_count() or 1))
+
 ROBOTSTXT_OBEY = True
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import socket
+import urllib.error
+import urllib.request
 import sqlite3
 import subprocess
 import sys
@@ -31,11 +35,11 @@ class Daemon:
         self.config, self.db, self.env, self.log = config, db, env, log
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, *extra: str) -> None:
         with open(self.log, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "crawler", "--config", str(self.config), "--db", str(self.db),
-                 "run", "--reload-every", "0.5", "--grace", "10", "--max-parallel", "3"],
+                 "run", "--reload-every", "0.5", "--grace", "10", "--max-parallel", "3", *extra],
                 cwd=ROOT, env={**os.environ, **self.env}, stdout=out, stderr=subprocess.STDOUT,
             )
 
@@ -54,8 +58,16 @@ class Daemon:
                 return 0
 
     def query(self, sql: str) -> list[tuple]:
+        """Rows of ``sql``; none while the daemon has not created the schema yet."""
+        if not self.db.exists():
+            return []
         with sqlite3.connect(self.db, timeout=10) as conn:
-            return conn.execute(sql).fetchall()
+            try:
+                return conn.execute(sql).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    return []
+                raise
 
     def output(self) -> str:
         return self.log.read_text("utf-8", errors="replace")
@@ -80,9 +92,30 @@ def daemon(sim: Simulator, sim_config: Path, tmp_path: Path) -> Iterator[Daemon]
         d.proc.wait()
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
 def test_polls_new_articles_and_exits_0_on_sigterm(sim: Simulator, daemon: Daemon) -> None:
-    daemon.start()
+    port = _free_port()
+    daemon.start("--http", f"127.0.0.1:{port}")
     wait_for(lambda: daemon.count() == 36, 60, "the first crawl of three portals")
+    status, body = _get(f"http://127.0.0.1:{port}/healthz")
+    health = json.loads(body)
+    assert status == 200 and health["status"] == "ok"
+    assert health["sources"] == ["sim-credit", "sim-dzwww", "sim-iqilu"] and health["config_errors"] == 0
+    wait_for(lambda: 'crawler_items_total{decision="new",source="sim-iqilu"} 12.0' in _get(f"http://127.0.0.1:{port}/metrics")[1],
+             15, "the first crawl in the metrics")
     new_qilu = sim.publish("iqilu")
     new_credit = sim.publish("credit")
     published = time.monotonic()
@@ -143,3 +176,29 @@ def test_new_source_file_is_picked_up_and_a_broken_one_keeps_the_old_version(
     new = sim.publish("dzwww")
     wait_for(lambda: daemon.count("url = ?", (sim.article_url("dzwww", new),)) == 1, 30, "a crawl of the last good version")
     assert daemon.stop(signal.SIGTERM) == 0
+
+
+def test_a_failing_source_backs_off_and_logs_json(sim: Simulator, daemon: Daemon, sim_config: Path) -> None:
+    for other in ("sim-credit", "sim-dzwww"):
+        (sim_config / "sources" / f"{other}.yaml").unlink()
+    sim.set_fault("iqilu", "/zzyaowen/", Fault(status=503))
+    daemon.env["CRAWLER_LOG_FORMAT"] = "json"
+    daemon.start()
+    streak = "SELECT failures, backoff_until, last_error FROM schedule_state WHERE source = 'sim-iqilu'"
+    wait_for(lambda: (daemon.query(streak) or [(0,)])[0][0] >= 2, 60, "two failed crawls")
+    failures, backoff_until, last_error = daemon.query(streak)[0]
+    assert backoff_until and "exited with status 1" in last_error
+    requests_at_backoff = len(sim.requests("iqilu", "/zzyaowen/"))
+    time.sleep(2.5 * INTERVAL)  # back-off after two failures: 2 intervals
+    assert len(sim.requests("iqilu", "/zzyaowen/")) <= requests_at_backoff + 3  # at most one more crawl (1 try + 2 retries)
+    status = subprocess.run(
+        [sys.executable, "-m", "crawler", "--config", str(sim_config), "--db", str(daemon.db), "status", "--json"],
+        cwd=ROOT, env={**os.environ, **daemon.env}, capture_output=True, text=True, check=True,
+    )
+    (row,) = json.loads(status.stdout)
+    assert row["failures"] >= 2 and row["backoff_until"] and row["result"] == "errors"
+    assert daemon.stop(signal.SIGTERM) == 0
+    lines = [line for line in daemon.output().splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in lines]
+    assert any(r["logger"] == "crawler.daemon" and "backing off" in r["message"] for r in records)
+    assert any(r["logger"] == "spiders.listing" and "http_503" in r["message"] for r in records)

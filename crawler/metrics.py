@@ -43,7 +43,7 @@ class Metrics:
         source = run["source"]
         self.pages.labels(source).inc(run.get("pages_fetched") or 0)
         self.not_modified.labels(source).inc(run.get("not_modified") or 0)
-        for decision in ("new", "changed", "unchanged"):
+        for decision in ("new", "changed", "duplicate", "unchanged"):
             self.items.labels(source, decision).inc(run.get(f"articles_{decision}") or 0)
         for error in errors:
             self.errors.labels(source, error["kind"]).inc()

@@ -1,18 +1,13 @@
-"""Normalisation used for identity (never for the stored text): URLs and content hashes."""
+"""URL canonicalisation: one spelling per page, and an identity key that ignores http/https and index pages."""
 
 from __future__ import annotations
 
-import hashlib
 import re
-import unicodedata
-from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import opencc
 
 # Query parameters that never change what page is served.
 TRACKING_PARAMS = re.compile(r"^(utm_\w+|from|spm|share_?\w*|isappinstalled|wxfrom|scene|clicktime|enterid|timestamp|_t|t)$", re.I)
-_WS = re.compile(r"\s+")
+_INDEX_PAGE = re.compile(r"/(?:index|default)\.(?:s?html?|php|aspx?|jsp)$", re.I)
 
 
 def canonical_url(url: str) -> str:
@@ -26,18 +21,11 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
-@lru_cache(maxsize=1)
-def _t2s() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
+def url_key(url: str) -> str:
+    """Identity of a page: the canonical URL without scheme and without a trailing index page.
 
-
-def fingerprint_text(text: str) -> str:
-    """NFKC, Traditional → Simplified, whitespace folded: the form hashed for identity."""
-    folded = unicodedata.normalize("NFKC", text)
-    folded = _t2s().convert(folded)
-    return _WS.sub(" ", folded).strip()
-
-
-def content_hash(title: str, body: str) -> str:
-    data = fingerprint_text(title) + "\n" + fingerprint_text(body)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    ``https://a.cn/news/index.html`` and ``http://a.cn/news/`` share a key.
+    """
+    parts = urlsplit(canonical_url(url))
+    path = _INDEX_PAGE.sub("/", parts.path)
+    return urlunsplit(("", parts.netloc, path, parts.query, ""))

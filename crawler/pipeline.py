@@ -19,24 +19,32 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
+from crawler.dedupe import Fingerprint, fingerprint, make_matcher, unified_diff
 from crawler.errors import ExtractionError
 from crawler.extract import extract
 from crawler.models import Article, FetchedPage
-from crawler.normalize import canonical_url, content_hash
+from crawler.normalize import canonical_url, url_key
+from crawler.sources import Cleanup
 
 log = logging.getLogger(__name__)
+
+
+def analyse(html: str, url: str, cleanup: Cleanup) -> tuple[Article, Fingerprint]:
+    """The CPU-heavy part, run in the pool: extraction and fingerprint."""
+    article = extract(html, url, cleanup)
+    return article, fingerprint(article.title, article.body)
 
 
 def article_record(article: Article, page: FetchedPage) -> dict[str, Any]:
     return {
         "url": page.url,
+        "url_key": url_key(page.url),
         "canonical_url": canonical_url(article.canonical_url or page.url),
         "title": article.title,
         "body": article.body,
         "published_at": article.published_at.isoformat() if article.published_at else None,
         "author": article.author,
         "source_name": article.source_name,
-        "content_hash": content_hash(article.title, article.body),
         "encoding": page.encoding,
         "etag": page.etag,
         "last_modified": page.last_modified,
@@ -57,16 +65,16 @@ class StorePipeline:
     def from_crawler(cls, crawler: Any) -> StorePipeline:
         return cls(crawler, max(1, crawler.settings.getint("CRAWLER_EXTRACT_WORKERS", 1)))
 
-    async def _extract(self, page: FetchedPage) -> Article:
+    async def _analyse(self, page: FetchedPage) -> tuple[Article, Fingerprint]:
         cleanup = self.crawler.spider.source.cleanup
         self._pages += 1
         if self.workers == 1 or self._pages <= INLINE_PAGES:
-            return extract(page.html, page.url, cleanup)
+            return analyse(page.html, page.url, cleanup)
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")  # no fork of a threaded reactor
-            context.set_forkserver_preload(["crawler.extract"])
+            context.set_forkserver_preload(["crawler.pipeline"])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
-        return await asyncio.wrap_future(self._pool.submit(extract, page.html, page.url, cleanup))
+        return await asyncio.wrap_future(self._pool.submit(analyse, page.html, page.url, cleanup))
 
     def close_spider(self) -> None:
         if self._pool is not None:
@@ -77,12 +85,16 @@ class StorePipeline:
             return item
         spider = self.crawler.spider
         try:
-            article = await self._extract(item)
+            article, identity = await self._analyse(item)
         except ExtractionError as exc:
             spider.record_error(item.url, exc.kind, str(exc), item.status)
             raise DropItem(f"{exc.kind}: {item.url}") from None
-        outcome, article_id = spider.store.save_article(item.source, article_record(article, item), article.flags)
-        self.crawler.stats.inc_value(f"crawler/articles_{outcome}")
-        if outcome != "unchanged":
-            log.info("%s: %s article #%d %s (%s)", item.source, outcome, article_id, article.title, item.url)
+        decision = spider.store.ingest(
+            item.source, article_record(article, item), identity, make_matcher(identity),
+            lambda old, new: unified_diff(old, new, item.url), run_id=spider.run_id, flags=article.flags,
+        )
+        self.crawler.stats.inc_value(f"crawler/articles_{decision.outcome}")
+        if decision.outcome != "unchanged":
+            detail = f" [{decision.detail}]" if decision.detail else ""
+            log.info("%s: %s article #%d %s (%s)%s", item.source, decision.outcome, decision.article_id, article.title, item.url, detail)
         return item

@@ -25,7 +25,7 @@ from twisted.python.failure import Failure
 
 from crawler.errors import ConfigError
 from crawler.models import FetchedPage
-from crawler.normalize import canonical_url
+from crawler.normalize import canonical_url, url_key
 from crawler.sources import LoadedSource, Pagination, load_sources
 from spiders.links import article_links, next_page_url
 from storage import Store
@@ -142,7 +142,7 @@ class ListingSpider(scrapy.Spider):
         if not links:
             self.record_error(response.url, "no_links", "no article links found on the list page; check links.css/xpath/allow")
             return
-        fresh = self.store.fresh_urls(links, self._recheck_before())
+        fresh = self.store.fresh_urls({url: url_key(url) for url in links}, self._recheck_before())
         todo = [url for url in links if url not in fresh]
         log.info("%s: list page %d %s: %d links, %d new", self.source.name, page, response.url, len(links), len(todo))
         for url in todo:
@@ -226,7 +226,10 @@ class ListingSpider(scrapy.Spider):
         stats = self.crawler.stats
         counts = {
             name: int(stats.get_value(STAT(name), 0))
-            for name in ("pages_fetched", "not_modified", "articles_new", "articles_changed", "articles_unchanged", "errors")
+            for name in (
+                "pages_fetched", "not_modified", "articles_new", "articles_changed", "articles_duplicate",
+                "articles_unchanged", "errors",
+            )
         }
         # Validators are kept only after a clean run: otherwise a 304 next time
         # would hide the articles that failed this time.

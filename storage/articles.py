@@ -1,34 +1,56 @@
-"""Articles: insert, update on a real change, look-ups for the spider and the CLI."""
+"""Articles: the identity decision (new / changed / duplicate / unchanged) and look-ups.
+
+``ingest`` decides and writes in one ``BEGIN IMMEDIATE`` transaction, so two
+crawls running at once can never both store the same article as new. The
+similarity arithmetic lives in ``crawler.dedupe``; this module only asks the
+index for candidates and hands them to the caller's matcher.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-Outcome = Literal["new", "changed", "unchanged"]
+Outcome = Literal["new", "changed", "duplicate", "unchanged"]
 
 ARTICLE_FIELDS = (
-    "url",
-    "canonical_url",
-    "title",
-    "body",
-    "published_at",
-    "author",
-    "source_name",
-    "content_hash",
-    "encoding",
-    "etag",
-    "last_modified",
+    "url", "url_key", "canonical_url", "title", "body", "published_at", "author", "source_name", "content_hash",
+    "encoding", "etag", "last_modified",
 )
+
+
+class Identity(Protocol):
+    content_hash: str
+    shingles: int
+
+    @property
+    def band_keys(self) -> list[int]: ...
+
+    def signature_bytes(self) -> bytes: ...
+
+
+# A matcher gets [(article_id, signature bytes, shingles, body)] and returns (article_id, detail) or None.
+Matcher = Callable[[list[tuple[int, bytes, int, str]]], "tuple[int, str] | None"]
+Differ = Callable[[str, str], str]
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    article_id: int
+    detail: str = ""
+    duplicate_of: int | None = None
+    diff: str | None = None
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
+def _chunks(items: list[str], size: int = 400) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -36,66 +58,168 @@ def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
 class ArticleQueries:
     """Mixed into :class:`storage.Store`; relies on its ``db`` and ``write``."""
 
-    def fresh_urls(self, urls: Iterable[str], recheck_before: str | None = None) -> set[str]:
-        """The subset of ``urls`` already stored (by URL or canonical URL) that need no re-fetch.
+    # -- look-ups for the spider ---------------------------------------------------------------
+    def fresh_urls(self, urls: dict[str, str] | Iterable[str], recheck_before: str | None = None) -> set[str]:
+        """The URLs already stored or known as aliases that need no fetch.
 
-        With ``recheck_before`` (an ISO timestamp), an article last fetched
-        before it is due again and therefore not in the result.
+        ``urls`` maps each URL to its identity key (see crawler.normalize.url_key);
+        a plain iterable uses the URLs as keys. With ``recheck_before`` (an ISO
+        timestamp), an article last fetched before it is due again.
         """
-        wanted = list(dict.fromkeys(urls))
+        keys = dict(urls) if isinstance(urls, dict) else {u: u for u in urls}
+        by_key: dict[str, list[str]] = {}
+        for url, key in keys.items():
+            by_key.setdefault(key, []).append(url)
         fresh: set[str] = set()
+        wanted = list(by_key)
         for chunk in _chunks(wanted):
             marks = ",".join("?" * len(chunk))
-            sql = (
-                f"SELECT url, canonical_url, last_fetched FROM articles "
-                f"WHERE url IN ({marks}) OR canonical_url IN ({marks})"
-            )
-            for url, canonical, last_fetched in self.db.execute(sql, [*chunk, *chunk]):
-                if recheck_before is not None and (last_fetched or "") < recheck_before:
+            rows = self.db.execute(
+                f"SELECT url_key, last_fetched FROM articles WHERE url_key IN ({marks}) "
+                f"UNION ALL SELECT url_key, NULL FROM url_aliases WHERE url_key IN ({marks})",
+                [*chunk, *chunk],
+            ).fetchall()
+            rows += self.db.execute(
+                f"SELECT url, last_fetched FROM articles WHERE url IN ({marks})", chunk
+            ).fetchall()
+            for key, last_fetched in rows:
+                if recheck_before is not None and last_fetched is not None and last_fetched < recheck_before:
                     continue
-                fresh.add(url)
-                if canonical:
-                    fresh.add(canonical)
-        return fresh & set(wanted)
+                fresh.update(by_key.get(key, []))
+        return fresh
 
     def article_validator(self, url: str) -> tuple[str | None, str | None]:
         row = self.db.execute("SELECT etag, last_modified FROM articles WHERE url = ?", [url]).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
-    def save_article(self, source: str, record: dict[str, Any], flags: list[str] | None = None) -> tuple[Outcome, int]:
-        """Insert a new article or update the stored one; return the outcome and the row id.
-
-        Unchanged content only moves ``last_seen``/``last_fetched``; a changed
-        content hash replaces the stored text (versions come with the dedupe work).
-        """
-        missing = [name for name in ("url", "title", "body", "content_hash") if not record.get(name)]
+    # -- the identity decision ---------------------------------------------------------------
+    def ingest(
+        self,
+        source: str,
+        record: dict[str, Any],
+        identity: Identity,
+        matcher: Matcher,
+        differ: Differ,
+        *,
+        run_id: int | None = None,
+        flags: list[str] | None = None,
+    ) -> Decision:
+        missing = [name for name in ("url", "title", "body") if not record.get(name)]
         if missing:
             raise ValueError(f"article record lacks {', '.join(missing)}")
-        now = _now()
         values = {name: record.get(name) for name in ARTICLE_FIELDS}
+        values["content_hash"] = identity.content_hash
+        values["url_key"] = values["url_key"] or values["url"]
         values["flags"] = json.dumps(sorted(flags or []), ensure_ascii=False)
+        now = _now()
         with self.write() as db:
-            row = db.execute("SELECT id, content_hash FROM articles WHERE url = ?", [values["url"]]).fetchone()
-            if row is None:
-                columns = ["source", *values, "first_seen", "last_seen", "last_fetched"]
-                cur = db.execute(
-                    f"INSERT INTO articles ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                    [source, *values.values(), now, now, now],
-                )
-                return "new", int(cur.lastrowid)
-            article_id, old_hash = row
-            if old_hash == values["content_hash"]:
-                db.execute(
-                    "UPDATE articles SET last_seen = ?, last_fetched = ?, etag = ?, last_modified = ? WHERE id = ?",
-                    [now, now, values["etag"], values["last_modified"], article_id],
-                )
-                return "unchanged", int(article_id)
-            assignments = ", ".join(f"{name} = ?" for name in values)
+            row = db.execute(
+                "SELECT id, content_hash, title, body, version, duplicate_of FROM articles WHERE url = ? OR url_key = ? "
+                "ORDER BY url = ? DESC LIMIT 1",
+                [values["url"], values["url_key"], values["url"]],
+            ).fetchone()
+            if row is not None:
+                decision = self._update(db, row, values, identity, differ, now)
+            else:
+                decision = self._insert(db, source, values, identity, matcher, now)
             db.execute(
-                f"UPDATE articles SET {assignments}, last_seen = ?, last_fetched = ? WHERE id = ?",
-                [*values.values(), now, now, article_id],
+                "INSERT INTO decisions (run_id, source, url, article_id, decision, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [run_id, source, values["url"], decision.article_id, decision.outcome, decision.detail, now],
             )
-            return "changed", int(article_id)
+        return decision
+
+    def _update(self, db, row, values, identity, differ, now) -> Decision:
+        article_id, old_hash, old_title, old_body, version, duplicate_of = row
+        if old_hash == values["content_hash"]:
+            db.execute(
+                "UPDATE articles SET last_seen = ?, last_fetched = ?, etag = ?, last_modified = ? WHERE id = ?",
+                [now, now, values["etag"], values["last_modified"], article_id],
+            )
+            return Decision("unchanged", article_id, duplicate_of=duplicate_of)
+        diff = differ(f"{old_title}\n{old_body}", f"{values['title']}\n{values['body']}")
+        db.execute(
+            "INSERT INTO article_versions (article_id, version, title, body, content_hash, replaced_at, diff) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [article_id, version or 1, old_title, old_body, old_hash, now, diff],
+        )
+        if duplicate_of is None:
+            clash = db.execute(
+                "SELECT id FROM articles WHERE content_hash = ? AND duplicate_of IS NULL AND id != ?",
+                [values["content_hash"], article_id],
+            ).fetchone()
+            if clash:  # edited into a copy of another stored article
+                duplicate_of = clash[0]
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        db.execute(
+            f"UPDATE articles SET {assignments}, duplicate_of = ?, version = ?, last_seen = ?, last_fetched = ? WHERE id = ?",
+            [*values.values(), duplicate_of, (version or 1) + 1, now, now, article_id],
+        )
+        self._index(db, article_id, identity if duplicate_of is None else None)
+        return Decision("changed", article_id, f"version {(version or 1) + 1}", duplicate_of, diff)
+
+    def _insert(self, db, source, values, identity, matcher, now) -> Decision:
+        canonical = values.get("canonical_url")
+        if canonical and canonical != values["url"]:
+            hit = db.execute(
+                "SELECT id FROM articles WHERE url = ? OR canonical_url = ? LIMIT 1", [canonical, canonical]
+            ).fetchone()
+            if hit:
+                return self._alias(db, source, values, hit[0], "canonical link", now)
+        exact = db.execute(
+            "SELECT id, source FROM articles WHERE content_hash = ? AND duplicate_of IS NULL", [values["content_hash"]]
+        ).fetchone()
+        if exact and exact[1] == source:
+            return self._alias(db, source, values, exact[0], "same text under another URL", now)
+        original, detail = (exact[0], "same text") if exact else (None, "")
+        if original is None:
+            candidates = self._candidates(db, identity.band_keys)
+            match = matcher(candidates) if candidates else None
+            if match is not None:
+                original, detail = match
+        columns = ["source", *values, "duplicate_of", "version", "first_seen", "last_seen", "last_fetched"]
+        cur = db.execute(
+            f"INSERT INTO articles ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [source, *values.values(), original, 1, now, now, now],
+        )
+        article_id = int(cur.lastrowid)
+        if original is None:
+            self._index(db, article_id, identity)
+            return Decision("new", article_id)
+        return Decision("duplicate", article_id, f"{detail} as #{original}", original)
+
+    @staticmethod
+    def _alias(db, source, values, article_id, reason, now) -> Decision:
+        db.execute(
+            "INSERT OR IGNORE INTO url_aliases (url, url_key, article_id, source, reason, first_seen) VALUES (?, ?, ?, ?, ?, ?)",
+            [values["url"], values["url_key"], article_id, source, reason, now],
+        )
+        return Decision("duplicate", article_id, f"alias of #{article_id}: {reason}", article_id)
+
+    @staticmethod
+    def _candidates(db, keys: list[int]) -> list[tuple[int, bytes, int, str]]:
+        marks = ",".join("?" * len(keys))
+        return db.execute(
+            f"SELECT m.article_id, m.minhash, m.shingles, a.body FROM article_minhash m "
+            f"JOIN articles a ON a.id = m.article_id WHERE m.article_id IN "
+            f"(SELECT DISTINCT article_id FROM lsh_bands WHERE key IN ({marks}))",
+            keys,
+        ).fetchall()
+
+    @staticmethod
+    def _index(db, article_id: int, identity: Identity | None) -> None:
+        """(Re)place the article in the near-duplicate index; None takes it out."""
+        db.execute("DELETE FROM lsh_bands WHERE article_id = ?", [article_id])
+        db.execute("DELETE FROM article_minhash WHERE article_id = ?", [article_id])
+        if identity is None:
+            return
+        db.execute(
+            "INSERT INTO article_minhash (article_id, shingles, minhash) VALUES (?, ?, ?)",
+            [article_id, identity.shingles, identity.signature_bytes()],
+        )
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO lsh_bands (key, article_id) VALUES (?, ?)",
+            [(key, article_id) for key in identity.band_keys],
+        )
 
     def touch_article(self, url: str) -> None:
         """Record that a stored article was confirmed unchanged (e.g. a 304)."""
@@ -103,17 +227,42 @@ class ArticleQueries:
         with self.write() as db:
             db.execute("UPDATE articles SET last_seen = ?, last_fetched = ? WHERE url = ?", [now, now, url])
 
-    def articles(self, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        where, params = ("WHERE source = ?", [source]) if source else ("", [])
-        sql = (
-            f"SELECT * FROM articles {where} "
-            "ORDER BY COALESCE(published_at, first_seen) DESC, id DESC LIMIT ?"
-        )
+    # -- reading -------------------------------------------------------------------------------
+    def articles(self, source: str | None = None, limit: int = 50, *, duplicates: bool = True) -> list[dict[str, Any]]:
+        clauses, params = [], []
+        if source:
+            clauses.append("source = ?")
+            params.append(source)
+        if not duplicates:
+            clauses.append("duplicate_of IS NULL")
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT * FROM articles {where} ORDER BY COALESCE(published_at, first_seen) DESC, id DESC LIMIT ?"
         return [self._decode(row) for row in self.db.query(sql, [*params, limit])]
 
     def article(self, article_id: int) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT * FROM articles WHERE id = ?", [article_id]))
         return self._decode(rows[0]) if rows else None
+
+    def versions(self, article_id: int) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM article_versions WHERE article_id = ? ORDER BY version", [article_id]))
+
+    def copies(self, article_id: int) -> list[dict[str, Any]]:
+        """Articles stored as duplicates of this one (other portals, reposts)."""
+        return list(self.db.query("SELECT id, source, url FROM articles WHERE duplicate_of = ? ORDER BY id", [article_id]))
+
+    def aliases(self, article_id: int) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM url_aliases WHERE article_id = ? ORDER BY first_seen", [article_id]))
+
+    def decisions(self, run_id: int | None = None, article_id: int | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        clauses, params = [], []
+        if run_id is not None:
+            clauses.append("run_id = ?")
+            params.append(run_id)
+        if article_id is not None:
+            clauses.append("article_id = ?")
+            params.append(article_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return list(self.db.query(f"SELECT * FROM decisions {where} ORDER BY id DESC LIMIT ?", [*params, limit]))
 
     def count_articles(self, source: str | None = None) -> int:
         where, params = ("WHERE source = ?", [source]) if source else ("", [])

@@ -109,7 +109,54 @@ def _m002_schedule_state(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m003_identity(db: sqlite_utils.Database) -> None:
+    db.table("crawl_runs").add_column("articles_duplicate", int)
+    articles = db.table("articles")
+    articles.add_column("url_key", str)
+    articles.add_column("duplicate_of", int)
+    articles.add_column("version", int)
+    db.execute("UPDATE articles SET version = 1 WHERE version IS NULL")
+    articles.create_index(["url_key"], if_not_exists=True)
+    articles.create_index(["duplicate_of"], if_not_exists=True)
+    db.execute(
+        "CREATE UNIQUE INDEX IF NOT EXISTS idx_articles_original_hash ON articles(content_hash) WHERE duplicate_of IS NULL"
+    )
+    db.table("url_aliases").create(
+        {"url": str, "url_key": str, "article_id": int, "source": str, "reason": str, "first_seen": str},
+        pk="url",
+        foreign_keys=[("article_id", "articles", "id")],
+        if_not_exists=True,
+    )
+    db.table("url_aliases").create_index(["url_key"], if_not_exists=True)
+    db.table("article_versions").create(
+        {
+            "id": int, "article_id": int, "version": int, "title": str, "body": str, "content_hash": str,
+            "replaced_at": str, "diff": str,
+        },
+        pk="id",
+        foreign_keys=[("article_id", "articles", "id")],
+        if_not_exists=True,
+    )
+    db.table("article_versions").create_index(["article_id", "version"], unique=True, if_not_exists=True)
+    db.table("article_minhash").create(
+        {"article_id": int, "shingles": int, "minhash": bytes}, pk="article_id", if_not_exists=True
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS lsh_bands (key INTEGER NOT NULL, article_id INTEGER NOT NULL, "
+        "PRIMARY KEY (key, article_id)) WITHOUT ROWID"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_lsh_bands_article ON lsh_bands(article_id)")
+    db.table("decisions").create(
+        {"id": int, "run_id": int, "source": str, "url": str, "article_id": int, "decision": str, "detail": str, "at": str},
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("decisions").create_index(["run_id"], if_not_exists=True)
+    db.table("decisions").create_index(["article_id"], if_not_exists=True)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_schedule_state", _m002_schedule_state),
+    ("003_identity", _m003_identity),
 ]

@@ -24,7 +24,10 @@ class RunQueries:
             return int(cur.lastrowid)
 
     def finish_run(self, run_id: int, *, status: str, finish_reason: str, counts: dict[str, int]) -> None:
-        allowed = {"pages_fetched", "not_modified", "articles_new", "articles_changed", "articles_unchanged", "errors"}
+        allowed = {
+            "pages_fetched", "not_modified", "articles_new", "articles_changed", "articles_duplicate",
+            "articles_unchanged", "errors",
+        }
         unknown = set(counts) - allowed
         if unknown:
             raise ValueError(f"unknown run counters: {sorted(unknown)}")

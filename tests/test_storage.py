@@ -7,13 +7,23 @@ from pathlib import Path
 
 import pytest
 
+from crawler.dedupe import fingerprint, make_matcher, unified_diff
 from storage import SCHEMA_VERSION, Store, StorageError
 
 
+BODY = "枣庄市召开社会信用体系建设推进会，部署下一阶段重点任务。\n会议要求各部门加强协调配合，形成工作合力，确保各项任务按期完成。"
+
+
 def _record(**overrides: str) -> dict[str, str]:
-    record = {"url": "http://a.example/1.html", "title": "标题", "body": "正文第一段\n正文第二段", "content_hash": "h1"}
+    record = {"url": "http://a.example/1.html", "title": "标题", "body": BODY}
     record.update(overrides)
     return record
+
+
+def _ingest(store: Store, source: str = "s", **overrides: str):
+    record = _record(**overrides)
+    identity = fingerprint(record["title"], record["body"])
+    return store.ingest(source, record, identity, make_matcher(identity), unified_diff)
 
 
 def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
@@ -47,28 +57,35 @@ def test_readonly_store_never_writes(tmp_path: Path) -> None:
 def test_article_outcomes_and_lookups(tmp_path: Path) -> None:
     with Store(tmp_path / "c.db") as store:
         store.register_source("s", "源", "s.yaml")
-        assert store.save_article("s", _record())[0] == "new"
-        assert store.save_article("s", _record())[0] == "unchanged"
-        outcome, article_id = store.save_article("s", _record(body="改过的正文", content_hash="h2"))
-        assert outcome == "changed"
-        assert store.article(article_id)["body"] == "改过的正文"
+        first = _ingest(store)
+        assert first.outcome == "new"
+        assert _ingest(store).outcome == "unchanged"
+        changed = _ingest(store, body=BODY + "\n新增一段内容，说明会议的后续安排和具体要求。")
+        assert changed.outcome == "changed" and changed.article_id == first.article_id
+        assert "+新增一段内容" in changed.diff
+        assert [v["version"] for v in store.versions(first.article_id)] == [1]
+        assert store.article(first.article_id)["version"] == 2
+        # The same text under another URL of the same source is an alias, not an article.
+        alias = _ingest(store, url="http://a.example/print/1.html", body=BODY + "\n新增一段内容，说明会议的后续安排和具体要求。")
+        assert alias.outcome == "duplicate" and alias.article_id == first.article_id
         assert store.count_articles() == 1
-        # Known by URL or canonical URL; unknown URLs are not.
-        store.save_article("s", _record(url="http://a.example/2.html?from=x", canonical_url="http://a.example/2.html", content_hash="h3"))
-        assert store.fresh_urls(["http://a.example/1.html", "http://a.example/2.html", "http://a.example/3.html"]) == {
-            "http://a.example/1.html", "http://a.example/2.html",
+        assert store.fresh_urls(["http://a.example/1.html", "http://a.example/print/1.html", "http://a.example/3.html"]) == {
+            "http://a.example/1.html", "http://a.example/print/1.html",
         }
-        # With a re-check horizon in the future every stored article is due again.
+        # With a re-check horizon in the future every stored article is due again (aliases never are).
         assert store.fresh_urls(["http://a.example/1.html"], recheck_before="9999") == set()
+        outcomes = [d["decision"] for d in store.decisions()]
+        assert outcomes == ["duplicate", "changed", "unchanged", "new"]
 
 
 def test_failed_write_rolls_back(tmp_path: Path) -> None:
     with Store(tmp_path / "c.db") as store:
         store.register_source("s", "源", "s.yaml")
         with pytest.raises(ValueError, match="lacks"):
-            store.save_article("s", _record(body=""))
+            _ingest(store, body="")
         with pytest.raises(sqlite3.IntegrityError):
-            store.save_article("no-such-source", _record())
+            _ingest(store, source="no-such-source")
         assert store.count_articles() == 0
-        store.save_article("s", _record())  # the connection is still usable
+        assert store.decisions() == []  # the decision row went with the rollback
+        _ingest(store)  # the connection is still usable
         assert store.count_articles() == 1

@@ -82,6 +82,7 @@ class Simulator:
         port_base: int = 0,
     ):
         """``port_base`` 0 picks free ports; N serves the portals on N, N+1, N+2."""
+        self.conditional = True  # answer If-None-Match / If-Modified-Since with 304
         self.host = host
         self.port_base = port_base
         self._lock = threading.RLock()
@@ -302,7 +303,7 @@ class _Handler(BaseHTTPRequestHandler):
                 headers["ETag"] = etag
             if modified:
                 headers["Last-Modified"] = format_datetime(modified, usegmt=True)
-            if status == 200 and self._not_modified(etag, modified):
+            if status == 200 and self.simulator.conditional and self._not_modified(etag, modified):
                 status, body = 304, b""
         if fault:
             if fault.status:

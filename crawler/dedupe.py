@@ -117,7 +117,10 @@ class NearDuplicateRule:
     containment: float = 0.95  # share of the smaller text found in the larger one (a paragraph more or less)
     containment_floor: float = 0.3  # ... while the texts still overlap this much (not a snippet in a digest)
     min_shingles: int = 30  # shorter texts are compared by hash only
-    prefilter: float = 0.2  # candidates whose estimated Jaccard is lower are not checked exactly
+    # Exact checks only for candidates whose MinHash estimate comes near a threshold
+    # (estimates are +-0.04; the lowest same-article pair in the labelled set estimates J 0.42, C 0.92).
+    prefilter_jaccard: float = 0.55
+    prefilter_containment: float = 0.8
     max_checks: int = 20  # exact checks per article, most similar candidates first
 
     @staticmethod
@@ -135,24 +138,27 @@ class NearDuplicateRule:
 def make_matcher(identity: Fingerprint, rule: NearDuplicateRule | None = None):
     """A matcher for ``Store.ingest``: the most similar candidate that passes the rule.
 
-    Candidates come as (article_id, signature bytes, shingle count, body).
+    Candidates come as (article_id, signature bytes, shingle count); ``load_body``
+    fetches a candidate's stored body, only for those worth an exact check.
     """
     rule = rule or NearDuplicateRule()
 
-    def match(candidates: list[tuple[int, bytes, int, str]]) -> tuple[int, str] | None:
-        estimated = sorted(
-            ((float(np.mean(identity.signature == signature_from_bytes(blob))), article_id, body)
-             for article_id, blob, _, body in candidates),
-            reverse=True,
-        )
+    def match(candidates: list[tuple[int, bytes, int]], load_body) -> tuple[int, str] | None:
+        if not candidates:
+            return None
+        ids = [c[0] for c in candidates]
+        signatures = np.frombuffer(b"".join(c[1] for c in candidates), dtype="<u4").reshape(len(candidates), NUM_PERM)
+        sizes = np.array([c[2] for c in candidates], dtype=np.float64)
+        jaccard = (signatures == identity.signature).mean(axis=1)
+        inter = jaccard * (identity.shingles + sizes) / (1 + jaccard)
+        containment = inter / np.maximum(1, np.minimum(identity.shingles, sizes))
+        worth = np.flatnonzero((jaccard >= rule.prefilter_jaccard) | (containment >= rule.prefilter_containment))
         best: tuple[float, float, int] | None = None
-        for estimate, article_id, body in estimated[: rule.max_checks]:
-            if estimate < rule.prefilter:
-                break
-            other = shingle_set(body)
-            jaccard, containment = rule.measure(identity.shingle_set, other)
-            if rule.same(jaccard, containment, len(identity.shingle_set), len(other)) and (best is None or jaccard > best[0]):
-                best = (jaccard, containment, article_id)
+        for index in worth[np.argsort(-jaccard[worth])][: rule.max_checks]:
+            other = shingle_set(load_body(ids[index]))
+            exact_j, exact_c = rule.measure(identity.shingle_set, other)
+            if rule.same(exact_j, exact_c, len(identity.shingle_set), len(other)) and (best is None or exact_j > best[0]):
+                best = (exact_j, exact_c, ids[index])
         if best is None:
             return None
         return best[2], f"near duplicate (Jaccard {best[0]:.2f}, containment {best[1]:.2f})"

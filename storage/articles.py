@@ -32,8 +32,8 @@ class Identity(Protocol):
     def signature_bytes(self) -> bytes: ...
 
 
-# A matcher gets [(article_id, signature bytes, shingles, body)] and returns (article_id, detail) or None.
-Matcher = Callable[[list[tuple[int, bytes, int, str]]], "tuple[int, str] | None"]
+# A matcher gets [(article_id, signature bytes, shingles)] and a body loader; returns (article_id, detail) or None.
+Matcher = Callable[[list[tuple[int, bytes, int]], Callable[[int], str]], "tuple[int, str] | None"]
 Differ = Callable[[str, str], str]
 
 
@@ -173,7 +173,8 @@ class ArticleQueries:
         original, detail = (exact[0], "same text") if exact else (None, "")
         if original is None:
             candidates = self._candidates(db, identity.band_keys)
-            match = matcher(candidates) if candidates else None
+            load_body = lambda article_id: db.execute("SELECT body FROM articles WHERE id = ?", [article_id]).fetchone()[0]  # noqa: E731
+            match = matcher(candidates, load_body) if candidates else None
             if match is not None:
                 original, detail = match
         columns = ["source", *values, "duplicate_of", "version", "first_seen", "last_seen", "last_fetched"]
@@ -196,11 +197,10 @@ class ArticleQueries:
         return Decision("duplicate", article_id, f"alias of #{article_id}: {reason}", article_id)
 
     @staticmethod
-    def _candidates(db, keys: list[int]) -> list[tuple[int, bytes, int, str]]:
+    def _candidates(db, keys: list[int]) -> list[tuple[int, bytes, int]]:
         marks = ",".join("?" * len(keys))
         return db.execute(
-            f"SELECT m.article_id, m.minhash, m.shingles, a.body FROM article_minhash m "
-            f"JOIN articles a ON a.id = m.article_id WHERE m.article_id IN "
+            f"SELECT m.article_id, m.minhash, m.shingles FROM article_minhash m WHERE m.article_id IN "
             f"(SELECT DISTINCT article_id FROM lsh_bands WHERE key IN ({marks}))",
             keys,
         ).fetchall()

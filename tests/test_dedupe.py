@@ -34,7 +34,8 @@ def test_labelled_near_duplicate_set() -> None:
         if stored.content_hash == incoming.content_hash:
             same = True
         elif set(stored.band_keys) & set(incoming.band_keys):
-            same = make_matcher(incoming)([(1, stored.signature_bytes(), stored.shingles, row["a_body"])]) is not None
+            candidates = [(1, stored.signature_bytes(), stored.shingles)]
+            same = make_matcher(incoming)(candidates, lambda _id: row["a_body"]) is not None
         else:
             same = False
         outcome[(row["same"], same)] += 1

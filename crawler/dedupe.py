@@ -80,12 +80,7 @@ class Fingerprint:
     @property
     def band_keys(self) -> list[int]:
         """One signed 64-bit key per band (band number mixed in)."""
-        keys = []
-        for band in range(BANDS):
-            chunk = self.signature[band * ROWS : (band + 1) * ROWS].tobytes()
-            digest = hashlib.blake2b(bytes([band]) + chunk, digest_size=8).digest()
-            keys.append(int.from_bytes(digest, "big", signed=True))
-        return keys
+        return band_keys(self.signature)
 
     def signature_bytes(self) -> bytes:
         return self.signature.astype("<u4").tobytes()
@@ -107,6 +102,19 @@ def fingerprint(title: str, body: str) -> Fingerprint:
 
 def signature_from_bytes(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype="<u4").astype(np.uint32)
+
+
+def band_keys(signature: np.ndarray | bytes) -> list[int]:
+    """The LSH band keys of a signature (or of its stored bytes)."""
+    if isinstance(signature, bytes):
+        signature = signature_from_bytes(signature)
+    raw = signature.astype("<u4").tobytes()
+    keys = []
+    for band in range(BANDS):
+        chunk = raw[band * ROWS * 4 : (band + 1) * ROWS * 4]
+        digest = hashlib.blake2b(bytes([band]) + chunk, digest_size=8).digest()
+        keys.append(int.from_bytes(digest, "big", signed=True))
+    return keys
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
-from crawler.dedupe import Fingerprint, fingerprint, make_matcher, unified_diff
+from crawler.dedupe import Fingerprint, band_keys, fingerprint, make_matcher, unified_diff
 from crawler.errors import ExtractionError
 from crawler.extract import extract
 from crawler.models import Article, FetchedPage
@@ -92,6 +92,7 @@ class StorePipeline:
         decision = spider.store.ingest(
             item.source, article_record(article, item), identity, make_matcher(identity),
             lambda old, new: unified_diff(old, new, item.url), run_id=spider.run_id, flags=article.flags,
+            band_keys_of=band_keys,
         )
         self.crawler.stats.inc_value(f"crawler/articles_{decision.outcome}")
         if decision.outcome != "unchanged":

@@ -103,7 +103,13 @@ class ArticleQueries:
         *,
         run_id: int | None = None,
         flags: list[str] | None = None,
+        band_keys_of: Callable[[bytes], list[int]] | None = None,
     ) -> Decision:
+        """Decide what a fetched article is and store it accordingly, in one transaction.
+
+        ``band_keys_of`` turns a stored signature back into its band keys, so that
+        a changed article's old index entries can be removed by key.
+        """
         missing = [name for name in ("url", "title", "body") if not record.get(name)]
         if missing:
             raise ValueError(f"article record lacks {', '.join(missing)}")
@@ -119,7 +125,7 @@ class ArticleQueries:
                 [values["url"], values["url_key"], values["url"]],
             ).fetchone()
             if row is not None:
-                decision = self._update(db, row, values, identity, differ, now)
+                decision = self._update(db, row, values, identity, differ, now, band_keys_of)
             else:
                 decision = self._insert(db, source, values, identity, matcher, now)
             db.execute(
@@ -128,7 +134,7 @@ class ArticleQueries:
             )
         return decision
 
-    def _update(self, db, row, values, identity, differ, now) -> Decision:
+    def _update(self, db, row, values, identity, differ, now, band_keys_of) -> Decision:
         article_id, old_hash, old_title, old_body, version, duplicate_of = row
         if old_hash == values["content_hash"]:
             db.execute(
@@ -154,7 +160,7 @@ class ArticleQueries:
             f"UPDATE articles SET {assignments}, duplicate_of = ?, version = ?, last_seen = ?, last_fetched = ? WHERE id = ?",
             [*values.values(), duplicate_of, (version or 1) + 1, now, now, article_id],
         )
-        self._index(db, article_id, identity if duplicate_of is None else None)
+        self._index(db, article_id, identity if duplicate_of is None else None, band_keys_of)
         return Decision("changed", article_id, f"version {(version or 1) + 1}", duplicate_of, diff)
 
     def _insert(self, db, source, values, identity, matcher, now) -> Decision:
@@ -206,10 +212,16 @@ class ArticleQueries:
         ).fetchall()
 
     @staticmethod
-    def _index(db, article_id: int, identity: Identity | None) -> None:
+    def _index(db, article_id: int, identity: Identity | None, band_keys_of=None) -> None:
         """(Re)place the article in the near-duplicate index; None takes it out."""
-        db.execute("DELETE FROM lsh_bands WHERE article_id = ?", [article_id])
-        db.execute("DELETE FROM article_minhash WHERE article_id = ?", [article_id])
+        old = db.execute("SELECT minhash FROM article_minhash WHERE article_id = ?", [article_id]).fetchone()
+        if old is not None:
+            if band_keys_of is None:
+                raise ValueError("band_keys_of is needed to re-index a changed article")
+            db.conn.executemany(
+                "DELETE FROM lsh_bands WHERE key = ? AND article_id = ?", [(k, article_id) for k in band_keys_of(old[0])]
+            )
+            db.execute("DELETE FROM article_minhash WHERE article_id = ?", [article_id])
         if identity is None:
             return
         db.execute(
@@ -220,6 +232,26 @@ class ArticleQueries:
             "INSERT OR IGNORE INTO lsh_bands (key, article_id) VALUES (?, ?)",
             [(key, article_id) for key in identity.band_keys],
         )
+
+    def bulk_index(self, source: str, rows: list[tuple[str, str, bytes, int, list[int]]]) -> None:
+        """Load many original articles at once: (url, content_hash, signature, shingles, band keys).
+
+        For benchmarks and imports: no decision is taken, bodies are left short.
+        """
+        now = _now()
+        with self.write() as db:
+            for url, content_hash, signature, shingles, keys in rows:
+                cur = db.execute(
+                    "INSERT INTO articles (source, url, url_key, title, body, content_hash, version, first_seen, last_seen) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                    [source, url, url, url, "-", content_hash, now, now],
+                )
+                article_id = cur.lastrowid
+                db.execute(
+                    "INSERT INTO article_minhash (article_id, shingles, minhash) VALUES (?, ?, ?)",
+                    [article_id, shingles, signature],
+                )
+                db.conn.executemany("INSERT OR IGNORE INTO lsh_bands (key, article_id) VALUES (?, ?)", [(k, article_id) for k in keys])
 
     def touch_article(self, url: str) -> None:
         """Record that a stored article was confirmed unchanged (e.g. a 304)."""

@@ -145,7 +145,6 @@ def _m003_identity(db: sqlite_utils.Database) -> None:
         "CREATE TABLE IF NOT EXISTS lsh_bands (key INTEGER NOT NULL, article_id INTEGER NOT NULL, "
         "PRIMARY KEY (key, article_id)) WITHOUT ROWID"
     )
-    db.execute("CREATE INDEX IF NOT EXISTS idx_lsh_bands_article ON lsh_bands(article_id)")
     db.table("decisions").create(
         {"id": int, "run_id": int, "source": str, "url": str, "article_id": int, "decision": str, "detail": str, "at": str},
         pk="id",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.dedupe import fingerprint, make_matcher, unified_diff
+from crawler.dedupe import band_keys, fingerprint, make_matcher, unified_diff
 from storage import SCHEMA_VERSION, Store, StorageError
 
 
@@ -23,7 +23,7 @@ def _record(**overrides: str) -> dict[str, str]:
 def _ingest(store: Store, source: str = "s", **overrides: str):
     record = _record(**overrides)
     identity = fingerprint(record["title"], record["body"])
-    return store.ingest(source, record, identity, make_matcher(identity), unified_diff)
+    return store.ingest(source, record, identity, make_matcher(identity), unified_diff, band_keys_of=band_keys)
 
 
 def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
@@ -65,6 +65,9 @@ def test_article_outcomes_and_lookups(tmp_path: Path) -> None:
         assert "+新增一段内容" in changed.diff
         assert [v["version"] for v in store.versions(first.article_id)] == [1]
         assert store.article(first.article_id)["version"] == 2
+        # The index holds the new text's bands only.
+        indexed = {row[0] for row in store.db.execute("SELECT key FROM lsh_bands WHERE article_id = ?", [first.article_id])}
+        assert indexed == set(fingerprint("标题", BODY + "\n新增一段内容，说明会议的后续安排和具体要求。").band_keys)
         # The same text under another URL of the same source is an alias, not an article.
         alias = _ingest(store, url="http://a.example/print/1.html", body=BODY + "\n新增一段内容，说明会议的后续安排和具体要求。")
         assert alias.outcome == "duplicate" and alias.article_id == first.article_id

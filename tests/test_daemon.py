@@ -116,14 +116,21 @@ def test_polls_new_articles_and_exits_0_on_sigterm(sim: Simulator, daemon: Daemo
     assert health["sources"] == ["sim-credit", "sim-dzwww", "sim-iqilu"] and health["config_errors"] == 0
     wait_for(lambda: 'crawler_items_total{decision="new",source="sim-iqilu"} 12.0' in _get(f"http://127.0.0.1:{port}/metrics")[1],
              15, "the first crawl in the metrics")
+    last_run = {src: daemon.query(f"SELECT COALESCE(MAX(id), 0) FROM crawl_runs WHERE source = '{src}'")[0][0]
+                for src in ("sim-iqilu", "sim-credit")}
     new_qilu = sim.publish("iqilu")
     new_credit = sim.publish("credit")
     published = time.monotonic()
-    urls = (sim.article_url("iqilu", new_qilu), sim.article_url("credit", new_credit))
-    wait_for(lambda: daemon.count("url IN (?, ?)", urls) == 2, 30, "the published articles")
+    urls = {"sim-iqilu": sim.article_url("iqilu", new_qilu), "sim-credit": sim.article_url("credit", new_credit)}
+    wait_for(lambda: daemon.count("url IN (?, ?)", tuple(urls.values())) == 2, 30, "the published articles")
     lag = time.monotonic() - published
-    # Two intervals plus the crawl that may have been running when they were published.
-    assert lag < 2 * INTERVAL + 6, f"stored {lag:.1f}s after publishing"
+    for source, url in urls.items():
+        # Stored by the first or second poll of its source that began after publication: within two intervals.
+        ((storing_run,),) = daemon.query(f"SELECT run_id FROM decisions WHERE url = '{url}' AND decision = 'new'")
+        ((polls,),) = daemon.query(
+            f"SELECT COUNT(*) FROM crawl_runs WHERE source = '{source}' AND id > {last_run[source]} AND id <= {storing_run}"
+        )
+        assert polls <= 2, f"{source}: stored by poll {polls} after publication ({lag:.1f}s)"
     assert daemon.count() == 38
     started = time.monotonic()
     assert daemon.stop(signal.SIGTERM) == 0

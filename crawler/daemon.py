@@ -37,6 +37,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crawler.alerts.config import AlertsConfig, alerts_file, load_alerts
+from crawler.alerts.dispatch import Dispatcher
 from crawler.errors import ConfigError
 from crawler.metrics import Metrics, MetricsServer
 from crawler.sources import LoadedSource, Source, load_source_file, source_files
@@ -60,6 +62,7 @@ class DaemonOptions:
     misfire_grace: int = 600  # a run late by up to this many seconds still runs
     startup_spread: float = 30.0  # first runs of overdue sources are spread over this many seconds
     http: tuple[str, int] | None = None  # serve /metrics and /healthz here
+    deliver_every: float = 5.0  # seconds between runs of the alert delivery job
 
 
 PARENT_ENV = "CRAWLER_DAEMON_PID"
@@ -99,6 +102,8 @@ class Daemon:
         self._started = _utcnow()
         self.metrics = Metrics()
         self.http: MetricsServer | None = None
+        self.dispatcher: Dispatcher | None = None
+        self._alerts_mtime: float | None = None
         self.scheduler = BackgroundScheduler(
             timezone=SHANGHAI,
             executors={"default": ThreadPoolExecutor(self.options.max_parallel)},
@@ -120,6 +125,8 @@ class Daemon:
         self.reload(startup=True)
         self.scheduler.add_job(self.housekeeping, IntervalTrigger(hours=6), id="__housekeeping__",
                                next_run_time=datetime.now(SHANGHAI) + timedelta(minutes=1))
+        self.scheduler.add_job(self.deliver, IntervalTrigger(seconds=self.options.deliver_every), id="__deliver__",
+                               next_run_time=datetime.now(SHANGHAI))
         self.scheduler.start()
         if self.options.http:
             self.http = MetricsServer(self.metrics, self.health, *self.options.http).start()
@@ -168,8 +175,40 @@ class Daemon:
         log.info("daemon stopped")
 
     # -- configuration -------------------------------------------------------------------------
+    def _reload_alerts(self) -> None:
+        """Re-read alerts.yaml when it changed; a broken file keeps the last good version."""
+        path = alerts_file(self.config_dir)
+        mtime = path.stat().st_mtime if path.exists() else None
+        if mtime == self._alerts_mtime and self.dispatcher is not None:
+            return
+        self._alerts_mtime = mtime
+        snapshot = self.snapshot_dir.parent / "alerts.yaml"
+        try:
+            config = load_alerts(self.config_dir) if mtime is not None else AlertsConfig()
+            dispatcher = Dispatcher(config, self.config_dir)
+        except (ConfigError, ValueError) as exc:
+            for line in str(exc).splitlines():
+                log.error("config error: %s", line)
+            if self.dispatcher is not None:
+                log.error("%s: keeping the last good alerts configuration", path)
+            return
+        if mtime is not None:
+            snapshot.write_bytes(path.read_bytes())
+        else:
+            snapshot.write_text("{}\n", encoding="utf-8")
+        self.dispatcher = dispatcher
+        log.info("alerts: %d subscription(s), %d channel(s)", len(config.subscriptions), len(config.channels))
+
+    def deliver(self) -> None:
+        """Send due alerts (a job of its own, and after every crawl)."""
+        if self.dispatcher is None:
+            return
+        with Store(self.db_path) as store:
+            self.dispatcher.deliver_due(store)
+
     def reload(self, startup: bool = False) -> None:
-        """Apply added, changed and removed source files."""
+        """Apply added, changed and removed source files (and a changed alerts.yaml)."""
+        self._reload_alerts()
         files = source_files(self.config_dir)
         mtimes = {}
         for path in files:
@@ -250,7 +289,8 @@ class Daemon:
         with self._lock:  # no crawl starts once shutdown has begun
             if self._stop.is_set():
                 return
-            proc = subprocess.Popen(command, start_new_session=True, env={**os.environ, PARENT_ENV: str(os.getpid())})
+            env = {**os.environ, PARENT_ENV: str(os.getpid()), "CRAWLER_ALERTS_FILE": str(self.snapshot_dir.parent / "alerts.yaml")}
+            proc = subprocess.Popen(command, start_new_session=True, env=env)
             self._children[name] = proc
         try:
             code = proc.wait(timeout=self.options.crawl_timeout)
@@ -263,6 +303,7 @@ class Daemon:
             with self._lock:
                 self._children.pop(name, None)
         self._record(name, started, error)
+        self.deliver()
 
     def _record(self, name: str, started: datetime, error: str | None) -> None:
         with Store(self.db_path) as store:

@@ -19,6 +19,8 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 
+from crawler.alerts.config import load_alerts
+from crawler.alerts.rules import make_router
 from crawler.dedupe import Fingerprint, band_keys, fingerprint, make_matcher, unified_diff
 from crawler.errors import ExtractionError
 from crawler.extract import extract
@@ -58,6 +60,8 @@ class StorePipeline:
     def __init__(self, crawler: Any, workers: int):
         self.crawler = crawler
         self.workers = workers
+        # A broken alerts.yaml stops the crawl here, before anything is stored without its alerts.
+        self.router = make_router(load_alerts(crawler.settings.get("CRAWLER_CONFIG")))
         self._pool: ProcessPoolExecutor | None = None
         self._pages = 0
 
@@ -92,7 +96,7 @@ class StorePipeline:
         decision = spider.store.ingest(
             item.source, article_record(article, item), identity, make_matcher(identity),
             lambda old, new: unified_diff(old, new, item.url), run_id=spider.run_id, flags=article.flags,
-            band_keys_of=band_keys,
+            band_keys_of=band_keys, router=self.router,
         )
         self.crawler.stats.inc_value(f"crawler/articles_{decision.outcome}")
         if decision.outcome != "unchanged":

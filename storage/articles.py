@@ -104,11 +104,14 @@ class ArticleQueries:
         run_id: int | None = None,
         flags: list[str] | None = None,
         band_keys_of: Callable[[bytes], list[int]] | None = None,
+        router: Callable[[str, Decision, dict[str, Any], list[str]], list[dict[str, Any]]] | None = None,
     ) -> Decision:
         """Decide what a fetched article is and store it accordingly, in one transaction.
 
         ``band_keys_of`` turns a stored signature back into its band keys, so that
-        a changed article's old index entries can be removed by key.
+        a changed article's old index entries can be removed by key. ``router``
+        turns the decision into outbox rows, written in the same transaction:
+        an article is never stored without its alerts, nor alerted twice.
         """
         missing = [name for name in ("url", "title", "body") if not record.get(name)]
         if missing:
@@ -132,6 +135,9 @@ class ArticleQueries:
                 "INSERT INTO decisions (run_id, source, url, article_id, decision, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [run_id, source, values["url"], decision.article_id, decision.outcome, decision.detail, now],
             )
+            if router is not None and decision.outcome in ("new", "changed"):
+                version = db.execute("SELECT version FROM articles WHERE id = ?", [decision.article_id]).fetchone()[0]
+                self._enqueue(db, router(source, decision, {**values, "version": version}, flags or []))
         return decision
 
     def _update(self, db, row, values, identity, differ, now, band_keys_of) -> Decision:

@@ -17,6 +17,7 @@ import sqlite_utils
 
 from storage.articles import ArticleQueries
 from storage.migrations import MIGRATIONS
+from storage.outbox import OutboxQueries
 from storage.runs import RunQueries
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -31,7 +32,7 @@ def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class Store(ArticleQueries, RunQueries):
+class Store(ArticleQueries, RunQueries, OutboxQueries):
     """One connection to the crawler database.
 
     ``Store(path)`` creates the file and its folder when missing and brings the

@@ -154,8 +154,31 @@ def _m003_identity(db: sqlite_utils.Database) -> None:
     db.table("decisions").create_index(["article_id"], if_not_exists=True)
 
 
+def _m004_outbox(db: sqlite_utils.Database) -> None:
+    db.table("outbox").create(
+        {
+            "id": int, "key": str, "subscription": str, "channel": str, "article_id": int, "version": int,
+            "event": str, "digest": int, "status": str, "attempts": int, "not_before": str, "next_attempt_at": str,
+            "batch_id": int, "last_error": str, "created_at": str, "sent_at": str,
+        },
+        pk="id",
+        not_null={"key", "subscription", "channel", "article_id", "event", "status"},
+        if_not_exists=True,
+    )
+    db.table("outbox").create_index(["key"], unique=True, if_not_exists=True)
+    db.table("outbox").create_index(["status", "next_attempt_at"], if_not_exists=True)
+    db.table("outbox").create_index(["batch_id"], if_not_exists=True)
+    db.table("outbox_attempts").create(
+        {"id": int, "batch_id": int, "at": str, "ok": int, "status": int, "error": str},
+        pk="id",
+        if_not_exists=True,
+    )
+    db.table("outbox_attempts").create_index(["batch_id"], if_not_exists=True)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_schedule_state", _m002_schedule_state),
     ("003_identity", _m003_identity),
+    ("004_outbox", _m004_outbox),
 ]

@@ -1,0 +1,136 @@
+"""``alerts.yaml``: channels, subscriptions and the operators' own channel.
+
+Validated like source files (pydantic, unknown keys are errors, ``${ENV}``
+placeholders for secrets); problems are reported as ``FILE: field: message``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from crawler.errors import ConfigError, ConfigProblem
+from crawler.sources import Duration, _field_message, _substitute_env
+
+Event = Literal["new", "changed"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Webhook(_Strict):
+    url: str = Field(description="Where the JSON is POSTed (http or https).")
+    secret: str = Field(min_length=8, description="Signing secret (Standard Webhooks); use ${ENV_VAR}.")
+    timeout: Duration = Field(timedelta(seconds=10), description="Give up on one delivery attempt after this long.")
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise ValueError(f"{url!r} is not an http(s) URL")
+        return url
+
+
+class Channel(_Strict):
+    """One destination: an Apprise URL (mailto://, dingtalk://, wecombot://, feishu://, tgram://, slack://,
+    json://…) or our signed webhook."""
+
+    url: str | None = Field(None, description="Apprise URL; mailto:// and mailtos:// are sent by our own SMTP client.")
+    webhook: Webhook | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Channel:
+        if (self.url is None) == (self.webhook is None):
+            raise ValueError("give either url or webhook")
+        if self.url is not None and "://" not in self.url:
+            raise ValueError(f"{self.url!r} is not a channel URL (e.g. mailto://user:pass@smtp.example.com?to=a@b.cn)")
+        return self
+
+    @property
+    def kind(self) -> str:
+        if self.webhook is not None:
+            return "webhook"
+        return "email" if self.url.split("://", 1)[0] in ("mailto", "mailtos") else "apprise"
+
+
+class Keywords(_Strict):
+    """Substring matching after Traditional→Simplified folding (Chinese has no spaces)."""
+
+    any: list[str] = Field(default_factory=list, description="At least one of these words.")
+    all: list[str] = Field(default_factory=list, description="Every one of these words.")
+    none: list[str] = Field(default_factory=list, description="None of these words.")
+    fields: list[Literal["title", "body"]] = Field(default_factory=lambda: ["title", "body"], description="Where to look.")
+
+
+class Digest(_Strict):
+    every: Duration = Field(description="Collect articles and send one message per window of this length.")
+
+
+class Subscription(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Identifier, part of the idempotency key.")
+    sources: list[str] = Field(default_factory=lambda: ["*"], description="Source names, or * for all.")
+    events: list[Event] = Field(default_factory=lambda: ["new"], description="new and/or changed.")
+    keywords: Keywords | None = None
+    digest: Digest | None = Field(None, description="Without it, every article is sent at once.")
+    channels: list[str] = Field(min_length=1, description="Names of channels defined under channels:.")
+    include_flagged: bool = Field(False, description="Also alert on articles flagged e.g. as spam.")
+
+
+class Delivery(_Strict):
+    max_attempts: int = Field(8, ge=1, le=100, description="Attempts before an alert goes to dead-letter.")
+    backoff: Duration = Field(timedelta(seconds=30), description="First retry delay; doubled each time (with jitter).")
+    max_backoff: Duration = Field(timedelta(hours=1), description="Longest retry delay.")
+
+
+class AlertsConfig(_Strict):
+    channels: dict[str, Channel] = Field(default_factory=dict)
+    subscriptions: list[Subscription] = Field(default_factory=list)
+    delivery: Delivery = Field(default_factory=Delivery)
+    templates: str | None = Field(None, description="Folder with template overrides (relative to the config folder).")
+
+    @model_validator(mode="after")
+    def _known_channels(self) -> AlertsConfig:
+        names = [s.name for s in self.subscriptions]
+        if len(names) != len(set(names)):
+            raise ValueError("subscription names must be unique")
+        for sub in self.subscriptions:
+            unknown = [c for c in sub.channels if c not in self.channels]
+            if unknown:
+                raise ValueError(f"subscription {sub.name!r} names unknown channel(s): {', '.join(unknown)}")
+        return self
+
+
+def alerts_file(config_dir: Path) -> Path:
+    """``CRAWLER_ALERTS_FILE`` (set by the daemon for its crawl children), else CONFIG/alerts.yaml."""
+    return Path(os.environ.get("CRAWLER_ALERTS_FILE") or Path(config_dir) / "alerts.yaml")
+
+
+def load_alerts(config_dir: Path) -> AlertsConfig:
+    """The alerts config; an absent file means no alerts. Raises ConfigError listing every problem."""
+    path = alerts_file(config_dir)
+    if not path.exists():
+        return AlertsConfig()
+    label = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
+        raise ConfigError([ConfigProblem(label, where, f"YAML syntax error: {getattr(exc, 'problem', exc)}")]) from None
+    env_problems: list[str] = []
+    raw = _substitute_env(raw, "", env_problems)
+    problems = [ConfigProblem(label, *p.split("\0", 1)) for p in env_problems]
+    try:
+        config = AlertsConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems += [ConfigProblem(label, *_field_message(e, AlertsConfig)) for e in exc.errors()]
+    if problems:
+        raise ConfigError(problems)
+    return config

@@ -1,0 +1,59 @@
+"""Which subscriptions an article decision goes to: sources, events, keywords, flags, digest windows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from crawler.alerts.config import AlertsConfig, Keywords, Subscription
+from crawler.dedupe import fold
+
+
+def keywords_match(rule: Keywords, title: str, body: str) -> bool:
+    """Substring matching on the folded text (Simplified, no spaces or punctuation, lower case)."""
+    text = "".join(fold(part) for name, part in (("title", title), ("body", body)) if name in rule.fields)
+    words = lambda items: [fold(w) for w in items if fold(w)]  # noqa: E731
+    if rule.any and not any(w in text for w in words(rule.any)):
+        return False
+    if rule.all and not all(w in text for w in words(rule.all)):
+        return False
+    return not any(w in text for w in words(rule.none))
+
+
+def _not_before(sub: Subscription, now: datetime) -> str:
+    """Immediate alerts are due now; digest alerts at the end of their window (all share it)."""
+    if sub.digest is None:
+        return now.isoformat(timespec="seconds")
+    window = sub.digest.every.total_seconds()
+    end = (int(now.timestamp() // window) + 1) * window
+    return datetime.fromtimestamp(end, timezone.utc).isoformat(timespec="seconds")
+
+
+def make_router(config: AlertsConfig) -> Callable[[str, Any, dict[str, Any], list[str]], list[dict[str, Any]]]:
+    def route(source: str, decision: Any, article: dict[str, Any], flags: list[str]) -> list[dict[str, Any]]:
+        rows = []
+        now = datetime.now(timezone.utc)
+        for sub in config.subscriptions:
+            if decision.outcome not in sub.events:
+                continue
+            if "*" not in sub.sources and source not in sub.sources:
+                continue
+            if flags and not sub.include_flagged:
+                continue
+            if sub.keywords and not keywords_match(sub.keywords, article["title"], article["body"]):
+                continue
+            for channel in sub.channels:
+                rows.append({
+                    "key": f"{sub.name}/{channel}/{decision.article_id}/v{article['version']}",
+                    "subscription": sub.name,
+                    "channel": channel,
+                    "article_id": decision.article_id,
+                    "version": article["version"],
+                    "event": decision.outcome,
+                    "digest": sub.digest is not None,
+                    "not_before": _not_before(sub, now),
+                })
+        return rows
+
+    return route

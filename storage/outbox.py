@@ -1,0 +1,113 @@
+"""The alert outbox: rows written with the article, sent by the delivery job.
+
+Statuses: ``pending`` → ``sent`` or, after too many attempts or a permanent
+refusal, ``dead`` (``retry`` puts dead rows back). Rows are grouped into a
+*batch* before the first attempt (one row, or all rows of a digest window), and
+a batch is always retried as it is, so a receiver sees the same message id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class OutboxQueries:
+    """Mixed into :class:`storage.Store`; relies on its ``db`` and ``write``."""
+
+    @staticmethod
+    def _enqueue(db, rows: list[dict[str, Any]]) -> int:
+        """Insert outbox rows inside the caller's transaction; an existing key is never queued twice."""
+        now = _now()
+        added = 0
+        for row in rows:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO outbox (key, subscription, channel, article_id, version, event, digest, status, "
+                "attempts, not_before, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+                [row["key"], row["subscription"], row["channel"], row["article_id"], row["version"], row["event"],
+                 int(row["digest"]), row["not_before"], row["not_before"], now],
+            )
+            added += cur.rowcount
+        return added
+
+    def due_batches(self, now: str | None = None) -> list[list[dict[str, Any]]]:
+        """Pending batches whose time has come, each a list of rows with their article's fields."""
+        now = now or _now()
+        with self.write() as db:
+            db.execute(  # an immediate alert is a batch of its own
+                "UPDATE outbox SET batch_id = id WHERE status = 'pending' AND batch_id IS NULL AND digest = 0 "
+                "AND not_before <= ?",
+                [now],
+            )
+            groups = db.execute(  # a digest window is one batch
+                "SELECT MIN(id), subscription, channel, not_before FROM outbox "
+                "WHERE status = 'pending' AND batch_id IS NULL AND digest = 1 AND not_before <= ? "
+                "GROUP BY subscription, channel, not_before",
+                [now],
+            ).fetchall()
+            for batch_id, subscription, channel, not_before in groups:
+                db.execute(
+                    "UPDATE outbox SET batch_id = ? WHERE status = 'pending' AND batch_id IS NULL AND digest = 1 "
+                    "AND subscription = ? AND channel = ? AND not_before = ?",
+                    [batch_id, subscription, channel, not_before],
+                )
+        rows = list(
+            self.db.query(
+                "SELECT o.*, a.title, a.url, a.body, a.published_at, a.author, a.source_name, a.source, "
+                "s.title AS source_title, (SELECT v.diff FROM article_versions v WHERE v.article_id = a.id "
+                "AND v.version = o.version - 1) AS diff FROM outbox o JOIN articles a ON a.id = o.article_id "
+                "LEFT JOIN sources s ON s.name = a.source "
+                "WHERE o.status = 'pending' AND o.batch_id IS NOT NULL AND o.next_attempt_at <= ? ORDER BY o.batch_id, o.id",
+                [now],
+            )
+        )
+        batches: dict[int, list[dict[str, Any]]] = {}
+        for row in rows:
+            batches.setdefault(row["batch_id"], []).append(row)
+        return list(batches.values())
+
+    def record_attempt(
+        self, batch_id: int, *, ok: bool, status: int | None = None, error: str | None = None,
+        retry_at: str | None = None, dead: bool = False,
+    ) -> None:
+        now = _now()
+        with self.write() as db:
+            db.execute(
+                "INSERT INTO outbox_attempts (batch_id, at, ok, status, error) VALUES (?, ?, ?, ?, ?)",
+                [batch_id, now, int(ok), status, (error or "")[:1000] or None],
+            )
+            if ok:
+                db.execute(
+                    "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL "
+                    "WHERE batch_id = ? AND status = 'pending'",
+                    [now, batch_id],
+                )
+            else:
+                db.execute(
+                    "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
+                    "WHERE batch_id = ? AND status = 'pending'",
+                    ["dead" if dead else "pending", (error or "")[:1000], retry_at or now, batch_id],
+                )
+
+    def outbox(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        where, params = ("WHERE status = ?", [status]) if status else ("", [])
+        return list(self.db.query(f"SELECT * FROM outbox {where} ORDER BY id DESC LIMIT ?", [*params, limit]))
+
+    def attempts(self, batch_id: int) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM outbox_attempts WHERE batch_id = ? ORDER BY id", [batch_id]))
+
+    def outbox_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())
+
+    def requeue(self, outbox_id: int | None = None) -> int:
+        """Put a dead alert (or, with None, every dead alert) back in the queue for a new series of attempts."""
+        now = _now()
+        clause, params = ("id = ? AND status = 'dead'", [outbox_id]) if outbox_id else ("status = 'dead'", [])
+        with self.write() as db:
+            return db.execute(
+                f"UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE {clause}", [now, *params]
+            ).rowcount

@@ -149,8 +149,12 @@ class Daemon:
         with self._lock:
             running = sorted(self._children)
         ok = self.scheduler.running and not self._stop.is_set()
+        with Store(self.db_path, readonly=True) as store:
+            outbox = store.outbox_counts()
         return ok, {
             "uptime_seconds": round((_utcnow() - self._started).total_seconds()),
+            "alerts_pending": outbox.get("pending", 0),
+            "alerts_dead": outbox.get("dead", 0),
             "sources": sorted(self._job_keys),
             "crawls_running": running,
             "config_errors": sum(self._broken.values()),
@@ -204,7 +208,11 @@ class Daemon:
         if self.dispatcher is None:
             return
         with Store(self.db_path) as store:
-            self.dispatcher.deliver_due(store)
+            for outcome, count in self.dispatcher.deliver_due(store).items():
+                self.metrics.alerts_sent.labels(outcome).inc(count)
+            counts = store.outbox_counts()
+        for status in ("pending", "sent", "dead"):
+            self.metrics.outbox.labels(status).set(counts.get(status, 0))
 
     def reload(self, startup: bool = False) -> None:
         """Apply added, changed and removed source files (and a changed alerts.yaml)."""
@@ -323,6 +331,7 @@ class Daemon:
                     self.metrics.observe_run(run, store.errors(run_id=run["id"], limit=10_000))
                     self._seen_run[name] = run["id"]
             self.metrics.failure_streak.labels(name).set(failures)
+            self._check_health(store, name, failures)
             job = self.scheduler.get_job(name)
             store.save_schedule_state(
                 name,
@@ -333,6 +342,22 @@ class Daemon:
                 last_error=error,
                 next_run_at=job.next_run_time.isoformat(timespec="seconds") if job and job.next_run_time else None,
             )
+
+    def _check_health(self, store: Store, name: str, failures: int) -> None:
+        """Operators' alerts: one when a source problem starts, one when it ends."""
+        from crawler.alerts.health import conditions, ops_rows
+
+        source = next((g.source for g in self._good.values() if g.source.name == name), None)
+        config = self.dispatcher.config if self.dispatcher else AlertsConfig()
+        if source is None:
+            return
+        threshold = config.ops.failures if config.ops else 3
+        found = conditions(store, source, failures, threshold)
+        for condition, started, detail in store.health_transitions(name, found, ops_rows(config, source)):
+            if started:
+                log.warning("%s: source problem %s: %s", name, condition, detail)
+            else:
+                log.info("%s: source recovered from %s", name, condition)
 
     @staticmethod
     def _terminate(proc: subprocess.Popen[bytes]) -> None:

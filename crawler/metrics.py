@@ -36,6 +36,8 @@ class Metrics:
             "crawler_crawl_duration_seconds", "Wall time of one crawl.", ["source"], buckets=_DURATION_BUCKETS, registry=r
         )
         self.failure_streak = Gauge("crawler_source_failure_streak", "Failed crawls in a row.", ["source"], registry=r)
+        self.outbox = Gauge("crawler_outbox_alerts", "Alerts in the outbox by state.", ["status"], registry=r)
+        self.alerts_sent = Counter("crawler_alerts_total", "Delivery attempts by outcome.", ["outcome"], registry=r)
         self.config_errors = Gauge("crawler_config_errors", "Problems found in source files at the last reload.", registry=r)
         self.started = time.time()
 

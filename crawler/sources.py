@@ -185,6 +185,9 @@ class Source(_Strict):
     cleanup: Cleanup = Field(default_factory=Cleanup)
     schedule: Schedule = Field(default_factory=Schedule)
     request: RequestSettings = Field(default_factory=RequestSettings)
+    expected_update_period: Duration | None = Field(
+        None, description="Tell the operators when no new article came for this long (e.g. 3d)."
+    )
 
     @field_validator("start_urls")
     @classmethod

@@ -159,10 +159,10 @@ def _m004_outbox(db: sqlite_utils.Database) -> None:
         {
             "id": int, "key": str, "subscription": str, "channel": str, "article_id": int, "version": int,
             "event": str, "digest": int, "status": str, "attempts": int, "not_before": str, "next_attempt_at": str,
-            "batch_id": int, "last_error": str, "created_at": str, "sent_at": str,
+            "batch_id": int, "last_error": str, "created_at": str, "sent_at": str, "payload": str,
         },
         pk="id",
-        not_null={"key", "subscription", "channel", "article_id", "event", "status"},
+        not_null={"key", "subscription", "channel", "event", "status"},
         if_not_exists=True,
     )
     db.table("outbox").create_index(["key"], unique=True, if_not_exists=True)
@@ -174,6 +174,12 @@ def _m004_outbox(db: sqlite_utils.Database) -> None:
         if_not_exists=True,
     )
     db.table("outbox_attempts").create_index(["batch_id"], if_not_exists=True)
+    # Source health for the operators' alerts: one row per (source, condition) that was ever seen.
+    db.table("source_health").create(
+        {"source": str, "condition": str, "active": int, "since": str, "detail": str, "changed_at": str},
+        pk=("source", "condition"),
+        if_not_exists=True,
+    )
 
 
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [

@@ -27,9 +27,10 @@ class OutboxQueries:
         for row in rows:
             cur = db.execute(
                 "INSERT OR IGNORE INTO outbox (key, subscription, channel, article_id, version, event, digest, status, "
-                "attempts, not_before, next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
-                [row["key"], row["subscription"], row["channel"], row["article_id"], row["version"], row["event"],
-                 int(row["digest"]), row["not_before"], row["not_before"], now],
+                "attempts, not_before, next_attempt_at, created_at, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
+                [row["key"], row["subscription"], row["channel"], row.get("article_id"), row.get("version"), row["event"],
+                 int(row.get("digest", False)), row["not_before"], row["not_before"], now, row.get("payload")],
             )
             added += cur.rowcount
         return added
@@ -59,7 +60,7 @@ class OutboxQueries:
             self.db.query(
                 "SELECT o.*, a.title, a.url, a.body, a.published_at, a.author, a.source_name, a.source, "
                 "s.title AS source_title, (SELECT v.diff FROM article_versions v WHERE v.article_id = a.id "
-                "AND v.version = o.version - 1) AS diff FROM outbox o JOIN articles a ON a.id = o.article_id "
+                "AND v.version = o.version - 1) AS diff FROM outbox o LEFT JOIN articles a ON a.id = o.article_id "
                 "LEFT JOIN sources s ON s.name = a.source "
                 "WHERE o.status = 'pending' AND o.batch_id IS NOT NULL AND o.next_attempt_at <= ? ORDER BY o.batch_id, o.id",
                 [now],
@@ -111,3 +112,39 @@ class OutboxQueries:
             return db.execute(
                 f"UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE {clause}", [now, *params]
             ).rowcount
+
+    # -- source health (operators' alerts) --------------------------------------------------------
+    def health_transitions(
+        self, source: str, conditions: dict[str, str | None], alert_rows
+    ) -> list[tuple[str, bool, str]]:
+        """Record which conditions hold now (condition → detail, None when it does not hold).
+
+        For each condition that starts or ends, ``alert_rows(condition, started, detail, since)``
+        gives outbox rows, written in the same transaction: one alert when a problem starts,
+        one when it recovers, none while it lasts.
+        """
+        now = _now()
+        changes = []
+        with self.write() as db:
+            for condition, detail in conditions.items():
+                row = db.execute(
+                    "SELECT active, since FROM source_health WHERE source = ? AND condition = ?", [source, condition]
+                ).fetchone()
+                active_now = detail is not None
+                was_active = bool(row and row[0])
+                if active_now == was_active:
+                    continue
+                since = now if active_now else (row[1] if row else now)
+                db.execute(
+                    "INSERT INTO source_health (source, condition, active, since, detail, changed_at) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(source, condition) DO UPDATE SET active = excluded.active, since = excluded.since, "
+                    "detail = excluded.detail, changed_at = excluded.changed_at",
+                    [source, condition, int(active_now), since, detail, now],
+                )
+                self._enqueue(db, alert_rows(condition, active_now, detail or "", since))
+                changes.append((condition, active_now, detail or ""))
+        return changes
+
+    def source_health(self, source: str | None = None) -> list[dict[str, Any]]:
+        where, params = ("WHERE source = ?", [source]) if source else ("", [])
+        return list(self.db.query(f"SELECT * FROM source_health {where} ORDER BY source, condition", params))

@@ -14,6 +14,8 @@ from pathlib import Path
 import opencc
 import pytest
 
+import signal
+
 from crawler.simulator import Simulator
 from tests.alert_servers import Mailbox, WebhookReceiver, free_port
 from tests.conftest import Cli
@@ -176,3 +178,90 @@ def test_broken_alerts_file_stops_the_crawl_before_storing(sim: Simulator, cli: 
     _alerts(cli, "channels:\n  x: {url: 'json://127.0.0.1:9/'}\nsubscriptions:\n  - name: a\n    channels: [y]\n")
     check = cli("alerts", "check", check=False)
     assert check.returncode == 2 and "subscription 'a' names unknown channel(s): y" in check.stderr
+
+
+def test_daemon_delivers_within_one_interval_and_survives_kill_9_before_sending(
+    sim: Simulator, sim_config: Path, tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    from tests.test_daemon import INTERVAL, Daemon, _fast_schedule, wait_for
+
+    for other in ("sim-credit", "sim-dzwww"):
+        (sim_config / "sources" / f"{other}.yaml").unlink()
+    _fast_schedule(sim_config)
+    (sim_config / "alerts.yaml").write_text(f"""
+channels:
+  hook: {{webhook: {{url: "{receiver.url}", secret: "{SECRET}"}}}}
+subscriptions:
+  - {{name: all, sources: ["*"], channels: [hook]}}
+delivery: {{backoff: 0s}}
+""", encoding="utf-8")
+    daemon = Daemon(sim_config, tmp_path / "crawler.db", sim.env(), tmp_path / "daemon.log")
+    titles = lambda: [p["data"]["articles"][0]["title"] for p in receiver.delivered()]  # noqa: E731
+    try:
+        daemon.start()
+        wait_for(lambda: len(receiver.delivered()) == 12, 60, "alerts for the first crawl")
+        new = sim.publish("iqilu", title="枣庄市信用修复服务专区上线")
+        published = time.monotonic()
+        wait_for(lambda: new.title in titles(), 30, "the alert for a new article")
+        lag = time.monotonic() - published
+        assert lag <= INTERVAL + 5, f"alert arrived {lag:.1f}s after publication"
+
+        # The receiver is down when the next article is stored; the daemon dies before it can send.
+        receiver.script = [503] * 1000
+        late = sim.publish("iqilu", title="枣庄市公布第三批诚信示范企业名单")
+        wait_for(lambda: daemon.count("url = ?", (sim.article_url("iqilu", late),)) == 1, 30, "the late article stored")
+        wait_for(lambda: daemon.query("SELECT attempts FROM outbox WHERE article_id = "
+                                      "(SELECT id FROM articles WHERE url = '" + sim.article_url("iqilu", late) + "')")
+                 not in ([], [(0,)]), 30, "a failed delivery attempt")
+        daemon.stop(signal.SIGKILL)
+        receiver.script = []
+        daemon.start()
+        wait_for(lambda: late.title in titles(), 30, "the alert after the restart")
+        assert daemon.stop(signal.SIGTERM) == 0
+    finally:
+        if daemon.proc and daemon.proc.poll() is None:
+            daemon.proc.kill()
+    delivered = [c for c in receiver.calls if c["status"] == 200]
+    ids = [c["headers"]["webhook-id"] for c in delivered]
+    assert len(ids) == len(set(ids)) == 14  # every alert once, none twice
+    assert daemon.query("SELECT COUNT(*), COUNT(DISTINCT key) FROM outbox") == [(14, 14)]
+    assert daemon.query("SELECT status, COUNT(*) FROM outbox GROUP BY status") == [("sent", 14)]
+
+
+def test_broken_template_gives_one_ops_alert_and_one_recovery(
+    sim: Simulator, sim_config: Path, tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    from tests.test_daemon import Daemon, _fast_schedule, wait_for
+
+    for other in ("sim-credit", "sim-dzwww"):
+        (sim_config / "sources" / f"{other}.yaml").unlink()
+    _fast_schedule(sim_config)
+    (sim_config / "alerts.yaml").write_text(f"""
+channels:
+  ops-hook: {{webhook: {{url: "{receiver.url}", secret: "{SECRET}"}}}}
+ops: {{channels: [ops-hook], failures: 50}}
+""", encoding="utf-8")
+    daemon = Daemon(sim_config, tmp_path / "crawler.db", sim.env(), tmp_path / "daemon.log")
+    ops = lambda: [p["data"] for p in receiver.delivered() if p["type"].startswith("source.")]  # noqa: E731
+    runs = lambda: daemon.query("SELECT COUNT(*) FROM crawl_runs WHERE status != 'running'")[0][0] if daemon.db.exists() else 0  # noqa: E731
+    try:
+        daemon.start()
+        wait_for(lambda: daemon.count() == 12, 60, "the first crawl")
+        sim.broken_templates.add("iqilu")
+        wait_for(lambda: len(ops()) == 1, 30, "the ops alert")
+        broken_runs = runs()
+        wait_for(lambda: runs() >= broken_runs + 2, 40, "two more crawls of the broken page")
+        assert len(ops()) == 1  # no flood while the problem lasts
+        sim.broken_templates.clear()
+        wait_for(lambda: len(ops()) == 2, 40, "the recovery alert")
+        fixed_runs = runs()
+        wait_for(lambda: runs() >= fixed_runs + 2, 40, "two more good crawls")
+        assert daemon.stop(signal.SIGTERM) == 0
+    finally:
+        if daemon.proc and daemon.proc.poll() is None:
+            daemon.proc.kill()
+    problem, recovered = ops()
+    assert (problem["condition"], problem["state"]) == ("no_links", "problem")
+    assert "列表页选择器没有匹配到任何文章链接" in problem["message"] and "/zzyaowen/" in problem["detail"]
+    assert (recovered["condition"], recovered["state"]) == ("no_links", "recovered")
+    assert len(receiver.delivered()) == 2

@@ -89,9 +89,17 @@ class Delivery(_Strict):
     max_backoff: Duration = Field(timedelta(hours=1), description="Longest retry delay.")
 
 
+class Ops(_Strict):
+    """The operators' channel: hears when a source goes wrong and when it recovers."""
+
+    channels: list[str] = Field(min_length=1, description="Names of channels defined under channels:.")
+    failures: int = Field(3, ge=1, le=100, description="Failed crawls in a row before an alert.")
+
+
 class AlertsConfig(_Strict):
     channels: dict[str, Channel] = Field(default_factory=dict)
     subscriptions: list[Subscription] = Field(default_factory=list)
+    ops: Ops | None = None
     delivery: Delivery = Field(default_factory=Delivery)
     templates: str | None = Field(None, description="Folder with template overrides (relative to the config folder).")
 
@@ -104,6 +112,10 @@ class AlertsConfig(_Strict):
             unknown = [c for c in sub.channels if c not in self.channels]
             if unknown:
                 raise ValueError(f"subscription {sub.name!r} names unknown channel(s): {', '.join(unknown)}")
+        if self.ops is not None:
+            unknown = [c for c in self.ops.channels if c not in self.channels]
+            if unknown:
+                raise ValueError(f"ops names unknown channel(s): {', '.join(unknown)}")
         return self
 
 

@@ -11,7 +11,9 @@ from typing import Any
 
 from crawler.alerts.channels import Result, make_channel
 from crawler.alerts.config import AlertsConfig
-from crawler.alerts.render import article_view, environment, render
+import json
+
+from crawler.alerts.render import article_view, environment, render, render_ops
 from storage import Store
 
 log = logging.getLogger(__name__)
@@ -62,8 +64,14 @@ class Dispatcher:
                     store.record_attempt(batch_id, ok=False, error=f"channel {name!r} is no longer configured", dead=True)
                     counts["dead"] += 1
                     continue
-                message = render(self.env, batch, subscription)
-                result = channel.send(f"msg_{batch_id}", message, payload(batch, subscription))
+                if first["event"] == "ops":
+                    ops = json.loads(first["payload"])
+                    message = render_ops(self.env, ops)
+                    body = {"type": f"source.{ops['state']}", "timestamp": first["created_at"], "data": ops}
+                else:
+                    message = render(self.env, batch, subscription)
+                    body = payload(batch, subscription)
+                result = channel.send(f"msg_{batch_id}", message, body)
                 if result.ok:
                     store.record_attempt(batch_id, ok=True, status=result.status)
                     counts["sent"] += 1

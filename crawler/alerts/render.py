@@ -2,13 +2,15 @@
 the same name in the folder named by ``templates:`` in alerts.yaml.
 
 Templates: ``email_subject.txt.j2``, ``email_body.txt.j2``, ``email_body.html.j2`` (autoescaped:
-everything taken from the page is HTML-escaped), ``chat.md.j2`` (Markdown for chat bots).
+everything taken from the page is HTML-escaped), ``chat.md.j2`` (Markdown for chat bots), and
+``ops_subject.txt.j2`` / ``ops_body.txt.j2`` for the operators' source-health alerts.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +76,11 @@ def render(env: Environment, rows: list[dict[str, Any]], subscription: str) -> M
         html=env.get_template("email_body.html.j2").render(context),
         chat=env.get_template("chat.md.j2").render(context),
     )
+
+
+def render_ops(env: Environment, ops: dict[str, Any]) -> Message:
+    """A source-health alert for the operators (templates ops_subject.txt.j2, ops_body.txt.j2)."""
+    subject = " ".join(env.get_template("ops_subject.txt.j2").render(ops=ops).split())
+    text = env.get_template("ops_body.txt.j2").render(ops=ops)
+    html = "<pre>" + escape(text) + "</pre>"
+    return Message(subject=subject, text=text, html=html, chat=f"**{_markdown_escape(subject)}**\n\n{_markdown_escape(text)}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -83,6 +84,7 @@ class Simulator:
     ):
         """``port_base`` 0 picks free ports; N serves the portals on N, N+1, N+2."""
         self.conditional = True  # answer If-None-Match / If-Modified-Since with 304
+        self.broken_templates: set[str] = set()  # portals whose list pages use a new, unknown markup
         self.host = host
         self.port_base = port_base
         self._lock = threading.RLock()
@@ -232,6 +234,7 @@ class Simulator:
                 if path == pages.list_path(portal, number):
                     items = p.articles[(number - 1) * p.page_size : number * p.page_size]
                     key = "|".join(f"{a.id}.{a.version}:{a.title}" for a in items) + f"#{number}/{count}"
+                    key += "#broken" if portal in self.broken_templates else ""
                     return 200, self._list_html(p, items, number, count), _etag(key), p.changed_at
             for article in p.articles:
                 if path == pages.article_path(portal, article):
@@ -243,10 +246,14 @@ class Simulator:
     def _list_html(self, p: _Portal, items: list[SimArticle], page: int, count: int) -> str:
         hot = p.articles[:3]
         if p.name == "credit":
-            return pages.credit_list(items, page, count, date.today())
-        if p.name == "dzwww":
-            return pages.dzwww_list(items, page, count, hot)
-        return pages.iqilu_list(items, page, count, hot)
+            html = pages.credit_list(items, page, count, date.today())
+        elif p.name == "dzwww":
+            html = pages.dzwww_list(items, page, count, hot)
+        else:
+            html = pages.iqilu_list(items, page, count, hot)
+        if p.name in self.broken_templates:  # a site redesign: the list markup the configs expect is gone
+            html = re.sub(r'class="(list|news-list|list-news)"', 'class="newslist-v2"', html).replace("<h3>", "<h4>")
+        return html
 
     def _article_html(self, p: _Portal, article: SimArticle) -> str:
         if p.name == "credit":

@@ -15,7 +15,11 @@ import opencc
 import pytest
 
 import signal
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
+from crawler.alerts.config import AlertsConfig, Keywords
+from crawler.alerts.rules import keywords_match, make_router
 from crawler.simulator import Simulator
 from tests.alert_servers import Mailbox, WebhookReceiver, free_port
 from tests.conftest import Cli
@@ -265,3 +269,47 @@ ops: {{channels: [ops-hook], failures: 50}}
     assert "列表页选择器没有匹配到任何文章链接" in problem["message"] and "/zzyaowen/" in problem["detail"]
     assert (recovered["condition"], recovered["state"]) == ("no_links", "recovered")
     assert len(receiver.delivered()) == 2
+
+
+def test_digest_at_fixed_times_and_rule_units() -> None:
+    config = AlertsConfig.model_validate({
+        "channels": {"c": {"url": "json://127.0.0.1:9/"}},
+        "subscriptions": [{"name": "am", "digest": {"at": ["18:00", "08:00"]}, "channels": ["c"]}],
+    })
+    decision = SimpleNamespace(outcome="new", article_id=1)
+    article = {"title": "t", "body": "b", "version": 1}
+    (row,) = make_router(config)("s", decision, article, [])
+    due = datetime.fromisoformat(row["not_before"])
+    local = due.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert (local.hour, local.minute) in ((8, 0), (18, 0)) and due.timestamp() > time.time()
+    assert row["digest"] is True and row["key"] == "am/c/1/v1"
+    assert make_router(AlertsConfig())("s", decision, article, []) == []  # no subscriptions, no alerts
+    assert keywords_match(Keywords(all=["信用", "修复"]), "信用修復工作", "")  # Traditional folded
+    assert not keywords_match(Keywords(any=["信用"], fields=["title"]), "招商", "信用")
+
+
+def test_apprise_channel_html_escaping_and_alerts_test_command(sim: Simulator, cli: Cli, receiver: WebhookReceiver, mailbox: Mailbox) -> None:
+    port = receiver.server.server_address[1]
+    _alerts(cli, f"""
+channels:
+  bot: {{url: "json://127.0.0.1:{port}/hook"}}
+  desk: {{url: "mailto://127.0.0.1:{mailbox.port}?to=desk@example.cn"}}
+subscriptions:
+  - name: all
+    sources: [sim-dzwww]
+    keywords: {{any: [脚本]}}
+    channels: [bot, desk]
+""")
+    sim.publish("dzwww", title="<script>alert(1)</script>脚本测试 @all", paragraphs=["正文第一段，含有<b>标签</b>和脚本字样。" * 3])
+    cli("crawl", "sim-dzwww")
+    cli("alerts", "send")
+    (apprise_call,) = receiver.calls  # Apprise's json:// plugin, for real, on loopback
+    body = json.loads(apprise_call["body"])
+    assert "脚本测试" in body["title"] and "脚本字样" in body["message"]
+    (mail,) = mailbox.messages
+    html = mail.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;脚本测试" in html
+    result = cli("alerts", "test", "all")
+    assert "bot (json:// (Apprise)): ok" in result.stdout and "desk (email via 127.0.0.1" in result.stdout
+    assert len(receiver.calls) == 2 and len(mailbox.messages) == 2
+    assert "【测试】" in mailbox.messages[1]["Subject"]

@@ -70,7 +70,25 @@ class Keywords(_Strict):
 
 
 class Digest(_Strict):
-    every: Duration = Field(description="Collect articles and send one message per window of this length.")
+    """One message per window: every N (clock-aligned), or at fixed times of day (Asia/Shanghai)."""
+
+    every: Duration | None = Field(None, description="Collect articles and send one message per window of this length.")
+    at: list[str] = Field(default_factory=list, description='Times of day to send, e.g. ["08:00", "18:00"].')
+
+    @field_validator("at")
+    @classmethod
+    def _times(cls, values: list[str]) -> list[str]:
+        for value in values:
+            hour, _, minute = value.partition(":")
+            if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60 and len(minute) == 2):
+                raise ValueError(f"{value!r} is not a time of day (HH:MM)")
+        return sorted(values)
+
+    @model_validator(mode="after")
+    def _one(self) -> Digest:
+        if (self.every is None) == (not self.at):
+            raise ValueError("give either every or at")
+        return self
 
 
 class Subscription(_Strict):

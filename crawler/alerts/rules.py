@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from crawler.alerts.config import AlertsConfig, Keywords, Subscription
+from crawler.dates import SHANGHAI
 from crawler.dedupe import fold
 
 
@@ -25,9 +26,18 @@ def _not_before(sub: Subscription, now: datetime) -> str:
     """Immediate alerts are due now; digest alerts at the end of their window (all share it)."""
     if sub.digest is None:
         return now.isoformat(timespec="seconds")
-    window = sub.digest.every.total_seconds()
-    end = (int(now.timestamp() // window) + 1) * window
-    return datetime.fromtimestamp(end, timezone.utc).isoformat(timespec="seconds")
+    if sub.digest.every is not None:
+        window = sub.digest.every.total_seconds()
+        end = (int(now.timestamp() // window) + 1) * window
+        return datetime.fromtimestamp(end, timezone.utc).isoformat(timespec="seconds")
+    local = now.astimezone(SHANGHAI)
+    for day in (0, 1):
+        for value in sub.digest.at:
+            hour, minute = (int(x) for x in value.split(":"))
+            due = (local + timedelta(days=day)).replace(hour=hour, minute=minute, second=0, microsecond=0)
+            if due > local:
+                return due.astimezone(timezone.utc).isoformat(timespec="seconds")
+    raise AssertionError("unreachable: a time of day recurs within two days")
 
 
 def make_router(config: AlertsConfig) -> Callable[[str, Any, dict[str, Any], list[str]], list[dict[str, Any]]]:

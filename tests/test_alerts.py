@@ -313,3 +313,20 @@ subscriptions:
     assert "bot (json:// (Apprise)): ok" in result.stdout and "desk (email via 127.0.0.1" in result.stdout
     assert len(receiver.calls) == 2 and len(mailbox.messages) == 2
     assert "【测试】" in mailbox.messages[1]["Subject"]
+
+
+def test_operators_override_a_template(sim: Simulator, cli: Cli, mailbox: Mailbox) -> None:
+    (cli.config / "tpl").mkdir()
+    (cli.config / "tpl" / "email_subject.txt.j2").write_text("【枣庄监测】{{ article.title }}（{{ count }}）\n", encoding="utf-8")
+    _alerts(cli, f"""
+channels:
+  desk: {{url: "mailto://127.0.0.1:{mailbox.port}?to=desk@example.cn"}}
+subscriptions:
+  - {{name: one, sources: [sim-iqilu], keywords: {{any: [零碳智谷]}}, channels: [desk]}}
+templates: tpl
+""")
+    cli("crawl", "sim-iqilu")
+    cli("alerts", "send")
+    (mail,) = mailbox.messages
+    assert mail["Subject"] == "【枣庄监测】棗莊高新區零碳智谷拔節生長（1）"
+    assert "棗莊高新區零碳智谷拔節生長" in mail.get_body(("plain",)).get_content()  # the other templates are the defaults

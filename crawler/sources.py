@@ -9,26 +9,23 @@ is documented in ``docs/sources.md``.
 from __future__ import annotations
 
 import codecs
-import difflib
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-import yaml
 from apscheduler.triggers.cron import CronTrigger
 from lxml import etree
 from parsel.csstranslator import HTMLTranslator
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from crawler.configfile import read_mapping, validate
 from crawler.errors import ConfigError, ConfigProblem
 
 DEFAULT_USER_AGENT = "Mozilla/5.0 (compatible; crawler-monitor/0.1; +https://example.invalid/bot)"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def parse_duration(value: Any) -> Any:
@@ -210,83 +207,11 @@ class LoadedSource(BaseModel):
 # -- loading -------------------------------------------------------------------------------
 
 
-def _substitute_env(node: Any, path: str, problems: list[str]) -> Any:
-    if isinstance(node, dict):
-        return {k: _substitute_env(v, f"{path}.{k}" if path else str(k), problems) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_substitute_env(v, f"{path}.{i}", problems) for i, v in enumerate(node)]
-    if isinstance(node, str):
-
-        def repl(match: re.Match[str]) -> str:
-            value = os.environ.get(match.group(1), match.group(2))
-            if value is None:
-                problems.append(f"{path}\0environment variable {match.group(1)} is not set")
-                return match.group(0)
-            return value
-
-        return _ENV.sub(repl, node)
-    return node
-
-
-def _field_message(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str]:
-    loc = [str(part) for part in error["loc"]]
-    field = ".".join(loc) or "(file)"
-    if error["type"] == "extra_forbidden":
-        allowed = _allowed_keys(model, loc[:-1])
-        close = difflib.get_close_matches(loc[-1], allowed, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return field, f"unknown key{hint} (allowed: {', '.join(allowed)})"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "missing":
-        message = "required key is missing"
-    return field, message
-
-
-def _allowed_keys(model: type[BaseModel], loc: list[str]) -> list[str]:
-    current: Any = model
-    for part in loc:
-        if part.isdigit() or not (isinstance(current, type) and issubclass(current, BaseModel)):
-            continue
-        info = current.model_fields.get(part)
-        if info is None:
-            break
-        annotation = info.annotation
-        args = getattr(annotation, "__args__", ())
-        current = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
 def load_source_file(path: Path) -> LoadedSource:
     """Read and validate one source file; raise ConfigError listing every problem."""
-    label = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError([ConfigProblem(label, "(file)", f"cannot read: {exc.strerror}")]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([ConfigProblem(label, "(file)", "not UTF-8 text; save the file as UTF-8")]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([ConfigProblem(label, where, f"YAML syntax error: {problem}")]) from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError([ConfigProblem(label, "(file)", "must be a mapping of keys to values")])
+    raw = read_mapping(path)
     raw.setdefault("name", path.stem)
-    env_problems: list[str] = []
-    raw = _substitute_env(raw, "", env_problems)
-    problems = [ConfigProblem(label, *p.split("\0", 1)) for p in env_problems]
-    try:
-        source = Source.model_validate(raw)
-    except ValidationError as exc:
-        problems += [ConfigProblem(label, *_field_message(e, Source)) for e in exc.errors()]
-    if problems:
-        raise ConfigError(problems)
-    return LoadedSource(source=source, file=path)
+    return LoadedSource(source=validate(Source, raw, str(path)), file=path)
 
 
 def source_files(config_dir: Path) -> list[Path]:

@@ -23,6 +23,7 @@ from crawler.alerts.rules import keywords_match, make_router
 from crawler.simulator import Simulator
 from tests.alert_servers import Mailbox, WebhookReceiver, free_port
 from tests.conftest import Cli
+from tests.test_daemon import INTERVAL, Daemon, _fast_schedule, wait_for
 
 SECRET = "s3cret-for-tests-only"
 
@@ -184,22 +185,25 @@ def test_broken_alerts_file_stops_the_crawl_before_storing(sim: Simulator, cli: 
     assert check.returncode == 2 and "subscription 'a' names unknown channel(s): y" in check.stderr
 
 
-def test_daemon_delivers_within_one_interval_and_survives_kill_9_before_sending(
-    sim: Simulator, sim_config: Path, tmp_path: Path, receiver: WebhookReceiver
-) -> None:
-    from tests.test_daemon import INTERVAL, Daemon, _fast_schedule, wait_for
-
+def _iqilu_daemon(sim: Simulator, sim_config: Path, tmp_path: Path, alerts_yaml: str) -> Daemon:
+    """A daemon polling only the simulated Qilu portal every 2 s, with the given alerts.yaml."""
     for other in ("sim-credit", "sim-dzwww"):
         (sim_config / "sources" / f"{other}.yaml").unlink()
     _fast_schedule(sim_config)
-    (sim_config / "alerts.yaml").write_text(f"""
+    (sim_config / "alerts.yaml").write_text(alerts_yaml, encoding="utf-8")
+    return Daemon(sim_config, tmp_path / "crawler.db", sim.env(), tmp_path / "daemon.log")
+
+
+def test_daemon_delivers_within_one_interval_and_survives_kill_9_before_sending(
+    sim: Simulator, sim_config: Path, tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    daemon = _iqilu_daemon(sim, sim_config, tmp_path, f"""
 channels:
   hook: {{webhook: {{url: "{receiver.url}", secret: "{SECRET}"}}}}
 subscriptions:
   - {{name: all, sources: ["*"], channels: [hook]}}
 delivery: {{backoff: 0s}}
-""", encoding="utf-8")
-    daemon = Daemon(sim_config, tmp_path / "crawler.db", sim.env(), tmp_path / "daemon.log")
+""")
     titles = lambda: [p["data"]["articles"][0]["title"] for p in receiver.delivered()]  # noqa: E731
     try:
         daemon.start()
@@ -235,17 +239,11 @@ delivery: {{backoff: 0s}}
 def test_broken_template_gives_one_ops_alert_and_one_recovery(
     sim: Simulator, sim_config: Path, tmp_path: Path, receiver: WebhookReceiver
 ) -> None:
-    from tests.test_daemon import Daemon, _fast_schedule, wait_for
-
-    for other in ("sim-credit", "sim-dzwww"):
-        (sim_config / "sources" / f"{other}.yaml").unlink()
-    _fast_schedule(sim_config)
-    (sim_config / "alerts.yaml").write_text(f"""
+    daemon = _iqilu_daemon(sim, sim_config, tmp_path, f"""
 channels:
   ops-hook: {{webhook: {{url: "{receiver.url}", secret: "{SECRET}"}}}}
 ops: {{channels: [ops-hook], failures: 50}}
-""", encoding="utf-8")
-    daemon = Daemon(sim_config, tmp_path / "crawler.db", sim.env(), tmp_path / "daemon.log")
+""")
     ops = lambda: [p["data"] for p in receiver.delivered() if p["type"].startswith("source.")]  # noqa: E731
     runs = lambda: daemon.query("SELECT COUNT(*) FROM crawl_runs WHERE status != 'running'")[0][0] if daemon.db.exists() else 0  # noqa: E731
     try:

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from crawler.errors import ConfigError, ConfigProblem
-from crawler.sources import Duration, _field_message, _substitute_env
+from crawler.configfile import read_mapping, validate
+from crawler.sources import Duration
 
 Event = Literal["new", "changed"]
 
@@ -147,20 +146,4 @@ def load_alerts(config_dir: Path) -> AlertsConfig:
     path = alerts_file(config_dir)
     if not path.exists():
         return AlertsConfig()
-    label = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(yaml)"
-        raise ConfigError([ConfigProblem(label, where, f"YAML syntax error: {getattr(exc, 'problem', exc)}")]) from None
-    env_problems: list[str] = []
-    raw = _substitute_env(raw, "", env_problems)
-    problems = [ConfigProblem(label, *p.split("\0", 1)) for p in env_problems]
-    try:
-        config = AlertsConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems += [ConfigProblem(label, *_field_message(e, AlertsConfig)) for e in exc.errors()]
-    if problems:
-        raise ConfigError(problems)
-    return config
+    return validate(AlertsConfig, read_mapping(path), str(path))

@@ -322,7 +322,7 @@ class Daemon:
             failures = (state.get("failures") or 0) + 1 if error else 0
             backoff = None
             if failures >= 2:
-                source = next((g.source for g in self._good.values() if g.source.name == name), None)
+                source = self._source(name)
                 base = _interval_seconds(source) if source else 60.0
                 delay = min(timedelta(seconds=base * 2 ** (failures - 1)), MAX_BACKOFF)
                 backoff = (_utcnow() + delay).isoformat(timespec="seconds")
@@ -343,11 +343,15 @@ class Daemon:
                 next_run_at=job.next_run_time.isoformat(timespec="seconds") if job and job.next_run_time else None,
             )
 
+    def _source(self, name: str) -> Source | None:
+        """The last good version of a source, by name."""
+        return next((g.source for g in self._good.values() if g.source.name == name), None)
+
     def _check_health(self, store: Store, name: str, failures: int) -> None:
         """Operators' alerts: one when a source problem starts, one when it ends."""
         from crawler.alerts.health import conditions, ops_rows
 
-        source = next((g.source for g in self._good.values() if g.source.name == name), None)
+        source = self._source(name)
         config = self.dispatcher.config if self.dispatcher else AlertsConfig()
         if source is None:
             return

@@ -62,7 +62,11 @@ def fold(text: str) -> str:
 
 
 def content_hash(title: str, body: str) -> str:
-    return hashlib.sha256(f"{fold(title)}\n{fold(body)}".encode()).hexdigest()
+    return _hash_folded(fold(title), fold(body))
+
+
+def _hash_folded(title: str, body: str) -> str:
+    return hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()
 
 
 @lru_cache(maxsize=1)
@@ -87,17 +91,21 @@ class Fingerprint:
 
 
 def shingle_set(body: str) -> frozenset[str]:
-    text = fold(body)
+    return _shingles(fold(body))
+
+
+def _shingles(text: str) -> frozenset[str]:
     return frozenset(text[i : i + SHINGLE] for i in range(max(1, len(text) - SHINGLE + 1)))
 
 
 def fingerprint(title: str, body: str) -> Fingerprint:
-    shingles = shingle_set(body)
+    folded = fold(body)  # once: it feeds both the hash and the shingles
+    shingles = _shingles(folded)
     minhash = MinHash(
         num_perm=NUM_PERM, seed=_SEED, hashfunc=zlib.crc32, permutations=_permutations(), scheme="affine32"
     )
     minhash.update_batch([s.encode("utf-8") for s in shingles])
-    return Fingerprint(content_hash(title, body), minhash.hashvalues.astype(np.uint32), len(shingles), shingles)
+    return Fingerprint(_hash_folded(fold(title), folded), minhash.hashvalues.astype(np.uint32), len(shingles), shingles)
 
 
 def signature_from_bytes(blob: bytes) -> np.ndarray:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
+
+from storage.clock import utcnow
 
 Outcome = Literal["new", "changed", "duplicate", "unchanged"]
 
@@ -45,9 +46,6 @@ class Decision:
     duplicate_of: int | None = None
     diff: str | None = None
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _chunks(items: list[str], size: int = 400) -> Iterable[list[str]]:
@@ -120,7 +118,7 @@ class ArticleQueries:
         values["content_hash"] = identity.content_hash
         values["url_key"] = values["url_key"] or values["url"]
         values["flags"] = json.dumps(sorted(flags or []), ensure_ascii=False)
-        now = _now()
+        now = utcnow()
         with self.write() as db:
             row = db.execute(
                 "SELECT id, content_hash, title, body, version, duplicate_of FROM articles WHERE url = ? OR url_key = ? "
@@ -244,7 +242,7 @@ class ArticleQueries:
 
         For benchmarks and imports: no decision is taken, bodies are left short.
         """
-        now = _now()
+        now = utcnow()
         with self.write() as db:
             for url, content_hash, signature, shingles, keys in rows:
                 cur = db.execute(
@@ -261,7 +259,7 @@ class ArticleQueries:
 
     def touch_article(self, url: str) -> None:
         """Record that a stored article was confirmed unchanged (e.g. a 304)."""
-        now = _now()
+        now = utcnow()
         with self.write() as db:
             db.execute("UPDATE articles SET last_seen = ?, last_fetched = ? WHERE url = ?", [now, now, url])
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlite_utils
 
 from storage.articles import ArticleQueries
+from storage.clock import utcnow
 from storage.migrations import MIGRATIONS
 from storage.outbox import OutboxQueries
 from storage.runs import RunQueries
@@ -26,10 +26,6 @@ BUSY_TIMEOUT_MS = 10_000
 
 class StorageError(Exception):
     """The database cannot be opened or is of an unknown (newer) schema."""
-
-
-def utcnow() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class Store(ArticleQueries, RunQueries, OutboxQueries):

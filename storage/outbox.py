@@ -8,12 +8,10 @@ a batch is always retried as it is, so a receiver sees the same message id.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
+from storage.clock import utcnow
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class OutboxQueries:
@@ -22,7 +20,7 @@ class OutboxQueries:
     @staticmethod
     def _enqueue(db, rows: list[dict[str, Any]]) -> int:
         """Insert outbox rows inside the caller's transaction; an existing key is never queued twice."""
-        now = _now()
+        now = utcnow()
         added = 0
         for row in rows:
             cur = db.execute(
@@ -37,7 +35,7 @@ class OutboxQueries:
 
     def due_batches(self, now: str | None = None) -> list[list[dict[str, Any]]]:
         """Pending batches whose time has come, each a list of rows with their article's fields."""
-        now = now or _now()
+        now = now or utcnow()
         with self.write() as db:
             db.execute(  # an immediate alert is a batch of its own
                 "UPDATE outbox SET batch_id = id WHERE status = 'pending' AND batch_id IS NULL AND digest = 0 "
@@ -75,7 +73,7 @@ class OutboxQueries:
         self, batch_id: int, *, ok: bool, status: int | None = None, error: str | None = None,
         retry_at: str | None = None, dead: bool = False,
     ) -> None:
-        now = _now()
+        now = utcnow()
         with self.write() as db:
             db.execute(
                 "INSERT INTO outbox_attempts (batch_id, at, ok, status, error) VALUES (?, ?, ?, ?, ?)",
@@ -106,7 +104,7 @@ class OutboxQueries:
 
     def requeue(self, outbox_id: int | None = None) -> int:
         """Put a dead alert (or, with None, every dead alert) back in the queue for a new series of attempts."""
-        now = _now()
+        now = utcnow()
         clause, params = ("id = ? AND status = 'dead'", [outbox_id]) if outbox_id else ("status = 'dead'", [])
         with self.write() as db:
             return db.execute(
@@ -123,7 +121,7 @@ class OutboxQueries:
         gives outbox rows, written in the same transaction: one alert when a problem starts,
         one when it recovers, none while it lasts.
         """
-        now = _now()
+        now = utcnow()
         changes = []
         with self.write() as db:
             for condition, detail in conditions.items():

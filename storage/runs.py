@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 from typing import Any
 
+from storage.clock import utcnow
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class RunQueries:
@@ -19,7 +17,7 @@ class RunQueries:
             cur = db.execute(
                 "INSERT INTO crawl_runs (source, started_at, status, pages_fetched, not_modified, articles_new, "
                 "articles_changed, articles_unchanged, errors, pid) VALUES (?, ?, 'running', 0, 0, 0, 0, 0, 0, ?)",
-                [source, _now(), os.getpid()],
+                [source, utcnow(), os.getpid()],
             )
             return int(cur.lastrowid)
 
@@ -36,11 +34,11 @@ class RunQueries:
             db.execute(
                 f"UPDATE crawl_runs SET finished_at = ?, status = ?, finish_reason = ?{', ' if columns else ''}{columns} "
                 "WHERE id = ?",
-                [_now(), status, finish_reason, *counts.values(), run_id],
+                [utcnow(), status, finish_reason, *counts.values(), run_id],
             )
             db.execute(
                 "UPDATE sources SET last_crawl_at = ? WHERE name = (SELECT source FROM crawl_runs WHERE id = ?)",
-                [_now(), run_id],
+                [utcnow(), run_id],
             )
 
     def record_error(
@@ -49,7 +47,7 @@ class RunQueries:
         with self.write() as db:
             db.execute(
                 "INSERT INTO fetch_errors (run_id, source, url, kind, status, message, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [run_id, source, url, kind, status, message[:2000], _now()],
+                [run_id, source, url, kind, status, message[:2000], utcnow()],
             )
 
     def runs(self, source: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
@@ -79,7 +77,7 @@ class RunQueries:
             with self.write() as db:
                 db.conn.executemany(
                     "UPDATE crawl_runs SET status = 'interrupted', finish_reason = ?, finished_at = ? WHERE id = ?",
-                    [(reason, _now(), run_id) for run_id in dead],
+                    [(reason, utcnow(), run_id) for run_id in dead],
                 )
         return len(dead)
 

@@ -31,8 +31,9 @@ def conditions(store: Store, source: Source, failures: int, threshold: int) -> d
     if not runs:
         return {}
     last = runs[0]
-    kinds = [e["kind"] for e in store.errors(run_id=last["id"], limit=10_000)]
-    no_links = [e["url"] for e in store.errors(run_id=last["id"], limit=10_000) if e["kind"] == "no_links"]
+    errors = store.errors(run_id=last["id"], limit=10_000)
+    kinds = [e["kind"] for e in errors]
+    no_links = [e["url"] for e in errors if e["kind"] == "no_links"]
     stored = (last["articles_new"] or 0) + (last["articles_changed"] or 0) + (last["articles_unchanged"] or 0) + (
         last["articles_duplicate"] or 0
     )

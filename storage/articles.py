@@ -9,10 +9,11 @@ index for candidates and hands them to the caller's matcher.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from storage import fts
 from storage.clock import utcnow
 
 Outcome = Literal["new", "changed", "duplicate", "unchanged"]
@@ -164,6 +165,7 @@ class ArticleQueries:
             f"UPDATE articles SET {assignments}, duplicate_of = ?, version = ?, last_seen = ?, last_fetched = ? WHERE id = ?",
             [*values.values(), duplicate_of, (version or 1) + 1, now, now, article_id],
         )
+        db.execute(fts.UPSERT, fts.fts_row(article_id, values["title"], values["body"]))
         self._index(db, article_id, identity if duplicate_of is None else None, band_keys_of)
         return Decision("changed", article_id, f"version {(version or 1) + 1}", duplicate_of, diff)
 
@@ -193,6 +195,7 @@ class ArticleQueries:
             [source, *values.values(), original, 1, now, now, now],
         )
         article_id = int(cur.lastrowid)
+        db.execute(fts.UPSERT, fts.fts_row(article_id, values["title"], values["body"]))
         if original is None:
             self._index(db, article_id, identity)
             return Decision("new", article_id)
@@ -251,6 +254,7 @@ class ArticleQueries:
                     [source, url, url, url, "-", content_hash, now, now],
                 )
                 article_id = cur.lastrowid
+                db.execute(fts.UPSERT, fts.fts_row(article_id, url, "-"))
                 db.execute(
                     "INSERT INTO article_minhash (article_id, shingles, minhash) VALUES (?, ?, ?)",
                     [article_id, shingles, signature],
@@ -274,6 +278,50 @@ class ArticleQueries:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         sql = f"SELECT * FROM articles {where} ORDER BY COALESCE(published_at, first_seen) DESC, id DESC LIMIT ?"
         return [self._decode(row) for row in self.db.query(sql, [*params, limit])]
+
+    def search(
+        self, query: str, *, source: str | None = None, since: str | None = None, limit: int = 50,
+        duplicates: bool = False, by_rank: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Articles whose title or body contains every term of ``query`` (storage/fts.py).
+
+        ``since`` is an ISO date or datetime: published (or, without a date, first
+        seen) at or after it. Newest first, or best match first with ``by_rank``.
+        """
+        match = fts.match_query(query)
+        if match is None:
+            return []
+        where, params = self._filters(source, since, duplicates)
+        order = "f.rank" if by_rank else "COALESCE(a.published_at, a.first_seen) DESC, a.id DESC"
+        sql = (
+            f"SELECT a.* FROM articles_fts f JOIN articles a ON a.id = f.rowid WHERE articles_fts MATCH ? "
+            f"{''.join(' AND ' + c for c in where)} ORDER BY {order} LIMIT ?"
+        )
+        return [self._decode(row) for row in self.db.query(sql, [match, *params, limit])]
+
+    def iter_articles(
+        self, *, source: str | None = None, since: str | None = None, duplicates: bool = True
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching article in id order, one row at a time (for exports of any size)."""
+        where, params = self._filters(source, since, duplicates)
+        sql = f"SELECT a.* FROM articles a {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY a.id"
+        for row in self.db.query(sql, params):
+            yield self._decode(row)
+
+    @staticmethod
+    def _filters(source: str | None, since: str | None, duplicates: bool) -> tuple[list[str], list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if source:
+            clauses.append("a.source = ?")
+            params.append(source)
+        if since:
+            # julianday() reads the offsets (+08:00, +00:00), so local and UTC times compare correctly.
+            clauses.append("julianday(COALESCE(a.published_at, a.first_seen)) >= julianday(?)")
+            params.append(since)
+        if not duplicates:
+            clauses.append("a.duplicate_of IS NULL")
+        return clauses, params
 
     def article(self, article_id: int) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT * FROM articles WHERE id = ?", [article_id]))

@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from storage import fts
+
 
 def _m001_initial(db: sqlite_utils.Database) -> None:
     db.table("sources").create(
@@ -182,9 +184,18 @@ def _m004_outbox(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m005_search(db: sqlite_utils.Database) -> None:
+    """Full-text search over segmented title and body (storage/fts.py says why segmented)."""
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5(title, body, tokenize = 'unicode61')")
+    rows = db.execute("SELECT id, title, body FROM articles")
+    while batch := rows.fetchmany(500):
+        db.conn.executemany(fts.UPSERT, [fts.fts_row(*row) for row in batch])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_schedule_state", _m002_schedule_state),
     ("003_identity", _m003_identity),
     ("004_outbox", _m004_outbox),
+    ("005_search", _m005_search),
 ]

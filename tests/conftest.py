@@ -58,3 +58,16 @@ def cli(sim: Simulator, sim_config: Path, tmp_path: Path) -> Cli:
 def fold(text: str) -> str:
     """Whitespace folded per line: extraction collapses runs of spaces inside a line."""
     return "\n".join(" ".join(line.split()) for line in text.split("\n") if line.strip())
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    """The simulator crawled once into a database, for tests that only read it (one per module)."""
+    base = tmp_path_factory.mktemp("crawled")
+    config = base / "config"
+    shutil.copytree(ROOT / "config" / "simulator", config)
+    with Simulator(articles_per_portal=12, page_size=5) as simulator:
+        runner = Cli(config, base / "crawler.db", simulator.env())
+        runner("crawl")
+        runner.sim = simulator  # type: ignore[attr-defined]
+        yield runner

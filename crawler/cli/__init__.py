@@ -73,10 +73,16 @@ def cli(ctx: click.Context, config: Path, db: Path, verbose: bool, log_format: s
 
 
 def _store(env: Env):
-    from storage import StorageError, Store
+    """The database, read-only; brought up to the current schema first if it is older."""
+    from storage import SCHEMA_VERSION, StorageError, Store
 
     try:
-        return Store(env.db, readonly=True)
+        store = Store(env.db, readonly=True)
+        if store.schema_version() < SCHEMA_VERSION:
+            store.close()
+            Store(env.db).close()  # applies the pending migrations
+            store = Store(env.db, readonly=True)
+        return store
     except StorageError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test demo install lock clean
 
@@ -10,8 +12,8 @@ STAMP := $(VENV)/.installed-stamp
 run: $(STAMP)
 	$(BIN)/crawler run
 
-## test: the whole test suite
-test: $(STAMP)
+## test: the whole test suite (installs Debian's chromium for the web view test when missing)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 ## install: only create .venv with the locked dependencies
@@ -26,6 +28,11 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
 	touch $(STAMP)
+
+# The browser test drives Debian's Chromium (no browser download); a CJK font makes its screenshot legible.
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-wqy-zenhei
 
 ## lock: re-resolve the pinned ranges of pyproject.toml into requirements.lock
 lock:

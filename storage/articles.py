@@ -268,9 +268,15 @@ class ArticleQueries:
             db.execute("UPDATE articles SET last_seen = ?, last_fetched = ? WHERE url = ?", [now, now, url])
 
     # -- reading -------------------------------------------------------------------------------
-    def articles(self, source: str | None = None, limit: int = 50, *, duplicates: bool = True) -> list[dict[str, Any]]:
+    def articles(
+        self, source: str | list[str] | None = None, limit: int = 50, *, duplicates: bool = True
+    ) -> list[dict[str, Any]]:
+        """The newest articles (by publish date, else first seen), of one source or several."""
         clauses, params = [], []
-        if source:
+        if isinstance(source, list):
+            clauses.append(f"source IN ({','.join('?' * len(source))})")
+            params.extend(source)
+        elif source:
             clauses.append("source = ?")
             params.append(source)
         if not duplicates:
@@ -326,6 +332,13 @@ class ArticleQueries:
     def article(self, article_id: int) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT * FROM articles WHERE id = ?", [article_id]))
         return self._decode(rows[0]) if rows else None
+
+    def last_change(self, article: dict[str, Any]) -> str:
+        """When the article's current text appeared: first seen, or when its last version was replaced."""
+        row = self.db.execute(
+            "SELECT MAX(replaced_at) FROM article_versions WHERE article_id = ?", [article["id"]]
+        ).fetchone()
+        return row[0] or article["first_seen"]
 
     def versions(self, article_id: int) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM article_versions WHERE article_id = ? ORDER BY version", [article_id]))

@@ -115,6 +115,9 @@ class Store(ArticleQueries, RunQueries, OutboxQueries):
                 [name, title, config_file, now],
             )
 
+    def source_titles(self) -> dict[str, str | None]:
+        return dict(self.db.execute("SELECT name, title FROM sources").fetchall())
+
     # -- HTTP validators of list pages ------------------------------------
     def page_validator(self, url: str) -> tuple[str | None, str | None]:
         row = self.db.execute("SELECT etag, last_modified FROM page_validators WHERE url = ?", [url]).fetchone()

@@ -94,7 +94,7 @@ def _alerts(env: Env):
 
 
 # The command modules register themselves on `cli` (imported for that effect).
-from crawler.cli import alerts, crawling, items, sources  # noqa: E402,F401
+from crawler.cli import alerts, crawling, items, sources, web  # noqa: E402,F401
 
 
 def main() -> None:

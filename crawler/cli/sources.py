@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -65,6 +66,113 @@ def sources_check(env: Env, files: tuple[Path, ...]) -> None:
         click.echo(f"{item.file}: ok ({item.source.name})", err=True)
     if problems:
         sys.exit(1)
+
+
+@sources_group.command("try")
+@click.argument("file_or_name")
+@click.option("--pages", default=2, show_default=True, type=click.IntRange(1, 20), help="List pages read per start URL.")
+@click.option("--articles", default=3, show_default=True, type=click.IntRange(0, 50), help="Articles fetched and extracted.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def sources_try(env: Env, file_or_name: str, pages: int, articles: int, as_json: bool) -> None:
+    """Dry-run one source: list links, pagination and the first articles; store nothing.
+
+    FILE_OR_NAME is a source file (checked first, like `sources check`) or the
+    name of a source in CONFIG/sources/. Shows the links that would be followed,
+    the next-page links found, and title / date / author / source / first lines
+    of the first articles, then the likely mistakes (a selector that matches
+    nothing, every link filtered out, dates missing). Exit status 1 when there
+    is a problem.
+
+    Example: crawler sources try config/sources/new-portal.yaml
+    """
+    from crawler.trial import try_source
+
+    path = Path(file_or_name)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        loaded, problems = load_sources(env.config, [path])
+        if problems:
+            for problem in problems:
+                click.echo(str(problem), err=True)
+            sys.exit(2)
+        source = loaded[0].source
+    else:
+        source = env.sources((file_or_name,), enabled_only=False)[0].source
+    trial = try_source(source, pages=pages, articles=articles)
+    if as_json:
+        click.echo(json.dumps(trial.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_trial(trial)
+    if trial.problems:
+        sys.exit(1)
+
+
+def _print_trial(trial) -> None:
+    for page in trial.pages:
+        state = page.error or f"HTTP {page.status}, {page.anchors} links on the page, {len(page.links)} article links"
+        click.echo(f"list page {page.url}: {state}")
+        for link in page.links[:10]:
+            click.echo(f"    {link}")
+        if len(page.links) > 10:
+            click.echo(f"    … and {len(page.links) - 10} more")
+        if not page.error:
+            click.echo(f"  next page: {page.next_url or '(none)'}")
+    for article in trial.articles:
+        click.echo(f"\narticle {article.url}")
+        if article.error:
+            click.echo(f"  error:     {article.error}")
+            continue
+        click.echo(f"  title:     {article.title}")
+        click.echo(f"  published: {article.published_at or '-'} (from {article.date_origin or '-'})")
+        click.echo(f"  author:    {article.author or '-'}")
+        click.echo(f"  source:    {article.source_name or '-'}")
+        if article.flags:
+            click.echo(f"  flags:     {', '.join(article.flags)}")
+        click.echo(f"  text:      {article.characters} characters")
+        for line in article.first_lines:
+            click.echo(f"  | {line[:120]}")
+    click.echo("")
+    for problem in trial.problems:
+        click.echo(f"problem: {problem}")
+    if not trial.problems:
+        click.echo("no problems found", err=True)
+
+
+@sources_group.command("new")
+@click.argument("url")
+@click.option("--name", help="Source name (default: from the host name).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here (default: CONFIG/sources/NAME.yaml).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.pass_obj
+def sources_new(env: Env, url: str, name: str | None, output: Path | None, force: bool) -> None:
+    """Write a starter source file for the list page at URL, with detected selectors.
+
+    Reads the page once, finds the article links, the element holding them
+    (links.css), a URL pattern they share (links.allow) and the pagination; the
+    file says what it could not find. Then: `crawler sources try FILE`, edit, done.
+
+    Example: crawler sources new http://zz.dzwww.com/zzxw/index.htm --name dzwww-zz
+    """
+    from urllib.parse import urlsplit
+
+    from crawler.trial import starter_yaml
+
+    host = urlsplit(url).hostname or ""
+    if urlsplit(url).scheme not in ("http", "https") or not host:
+        raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="URL")
+    name = name or re.sub(r"[^a-z0-9_-]+", "-", host.lower().removeprefix("www.")).strip("-")[:60] or "new-source"
+    target = output or env.config / "sources" / f"{name}.yaml"
+    if target.exists() and not force:
+        raise click.ClickException(f"{target} exists (use --force to overwrite, or -o another file)")
+    try:
+        text, notes = starter_yaml(url, name)
+    except OSError as exc:
+        raise click.ClickException(f"{url}: {exc}") from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"wrote {target}; next: crawler sources try {target}", err=True)
 
 
 # -- extract ---------------------------------------------------------------------------------------

@@ -30,4 +30,6 @@ DOWNLOAD_DELAY = 1.0
 # Only http(s): no file://, data:, s3:// or ftp:// from configs or redirects.
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
 ITEM_PIPELINES = {"crawler.pipeline.StorePipeline": 300}
+EXTENSIONS = {"crawler.progress.CrawlProgress": 500}  # a progress line per source every 10 s of a long crawl
+CRAWLER_PROGRESS_INTERVAL = float(os.environ.get("CRAWLER_PROGRESS_INTERVAL", 10))
 LOG_LEVEL = "INFO"

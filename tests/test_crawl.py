@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlsplit
 
 from crawler.simulator import PORTALS, Fault, Simulator
@@ -109,3 +110,13 @@ def test_items_cli_shows_articles(sim: Simulator, cli: Cli) -> None:
     assert sim.articles("iqilu")[0].paragraphs[0] in shown
     missing = cli("items", "show", "99999", check=False)
     assert missing.returncode == 1 and "no article with id 99999" in missing.stderr
+
+
+def test_long_crawl_reports_progress(cli) -> None:
+    """A crawl prints a progress line per source at an interval (here 0.05 s instead of 10 s)."""
+    cli.env["CRAWLER_PROGRESS_INTERVAL"] = "0.05"
+    cli.env["CRAWLER_EXTRACT_WORKERS"] = "1"
+    result = cli("crawl", "sim-dzwww")
+    lines = [line for line in result.stderr.splitlines() if "sim-dzwww: in progress:" in line]
+    assert lines, result.stderr[-2000:]
+    assert re.search(r"in progress: \d+ pages fetched, \d+ new, \d+ changed", lines[-1])

@@ -21,20 +21,13 @@ from scrapy.exceptions import DropItem
 
 from crawler.alerts.config import load_alerts
 from crawler.alerts.rules import make_router
-from crawler.dedupe import Fingerprint, band_keys, fingerprint, make_matcher, unified_diff
+from crawler.analysis import analyse
+from crawler.dedupe import Fingerprint, band_keys, make_matcher, unified_diff
 from crawler.errors import ExtractionError
-from crawler.extract import extract
 from crawler.models import Article, FetchedPage
 from crawler.normalize import canonical_url, url_key
-from crawler.sources import Cleanup
 
 log = logging.getLogger(__name__)
-
-
-def analyse(html: str, url: str, cleanup: Cleanup) -> tuple[Article, Fingerprint]:
-    """The CPU-heavy part, run in the pool: extraction and fingerprint."""
-    article = extract(html, url, cleanup)
-    return article, fingerprint(article.title, article.body)
 
 
 def article_record(article: Article, page: FetchedPage) -> dict[str, Any]:
@@ -76,7 +69,7 @@ class StorePipeline:
             return analyse(page.html, page.url, cleanup)
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")  # no fork of a threaded reactor
-            context.set_forkserver_preload(["crawler.pipeline"])
+            context.set_forkserver_preload(["crawler.analysis"])  # extraction only: no Scrapy in the workers
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
         return await asyncio.wrap_future(self._pool.submit(analyse, page.html, page.url, cleanup))
 

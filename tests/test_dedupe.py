@@ -127,3 +127,21 @@ def test_counters_and_date_banners_never_make_a_change(sim_config: Path, tmp_pat
     assert counts == Counter({"new": 4, "unchanged": 4 * 19})
     assert len(visits) == 4 * 20
     assert "访问次数" in small.render("credit", visits[0].path.split("?")[0])[1]  # the counter was on every page
+
+
+def test_minhash_is_datasketch_bit_for_bit() -> None:
+    """Our MinHash equals datasketch's MinHash(128, seed=1, crc32, affine32): stored signatures stay valid."""
+    import random
+    import zlib
+
+    import numpy as np
+    from datasketch import MinHash
+
+    from crawler.dedupe import NUM_PERM, minhash_signature
+
+    rng = random.Random(7)
+    for size in (0, 1, 3, 40, 1500):
+        shingles = list({"".join(chr(0x4E00 + rng.randrange(5000)) for _ in range(3)) for _ in range(size)})
+        reference = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32)
+        reference.update_batch([s.encode("utf-8") for s in shingles])
+        assert np.array_equal(reference.hashvalues.astype(np.uint32), minhash_signature(shingles)), size

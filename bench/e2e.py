@@ -1,0 +1,255 @@
+"""End-to-end first crawl: ours against a naive Scrapy + trafilatura baseline, in one run.
+
+    .venv/bin/python -m bench.e2e                      # 5,000 articles over three simulated portals
+    .venv/bin/python -m bench.e2e --articles 600       # quicker
+
+Both crawl the same simulator (20 articles per list page, no download delay) from an
+empty database, each as its own process:
+
+* ours: `crawler crawl` of the three simulator sources (extraction in a process pool
+  on every core, dedupe, one writer), CRAWLER_EXTRACT_WORKERS = number of cores;
+* naive: one plain Scrapy spider (written below) that follows the same list pages,
+  calls `trafilatura.extract` in its callback and inserts each item into SQLite in
+  its own transaction — what a user would write first.
+
+Reported: article pages stored per second and the ratio, CPU seconds (the whole
+process tree), peak memory of the process tree (sum of
+PSS, sampled every 50 ms), and
+a profile of our crawl run in one process (workers = 1) split into fetch/framework,
+list parsing, extraction, fingerprint (dedupe), store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench.common import ROOT, append_result
+from bench.polling import _config
+from crawler.simulator import Simulator
+
+PORTALS = {"credit": "sim-credit", "dzwww": "sim-dzwww", "iqilu": "sim-iqilu"}
+LINKS = {"credit": "div.list td.bt a", "dzwww": "div.news-list h3 a", "iqilu": "ul.list-news li a"}
+
+
+# -- the naive baseline (runs in a child: python -m bench.e2e --naive DB URLS_FILE) -------------------------
+
+
+def naive_crawl(db: str, urls_file: str) -> None:
+    import scrapy
+    import trafilatura
+    from scrapy.crawler import CrawlerProcess
+
+    lists = [line.rsplit(" ", 1) for line in Path(urls_file).read_text().splitlines() if line.strip()]
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS items (url TEXT PRIMARY KEY, title TEXT, date TEXT, body TEXT)")
+
+    class Naive(scrapy.Spider):
+        name = "naive"
+
+        async def start(self):
+            for css, url in lists:
+                yield scrapy.Request(url, cb_kwargs={"css": css})
+
+        def parse(self, response, css):
+            for href in response.css(f"{css}::attr(href)").getall():
+                yield response.follow(href, self.parse_article)
+
+        def parse_article(self, response):
+            result = trafilatura.bare_extraction(response.text, url=response.url, with_metadata=True)
+            if not result or not result.text:
+                return
+            conn.execute("BEGIN")
+            conn.execute(
+                "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)", (response.url, result.title, result.date, result.text)
+            )
+            conn.execute("COMMIT")
+
+    process = CrawlerProcess({
+        "LOG_LEVEL": os.environ.get("NAIVE_LOG", "WARNING"), "ROBOTSTXT_OBEY": False, "DOWNLOAD_DELAY": 0, "COOKIES_ENABLED": False,
+        "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 12, "TELNETCONSOLE_ENABLED": False,
+    })
+    process.crawl(Naive)
+    process.start()
+
+
+# -- measuring a child process tree ---------------------------------------------------------------------------
+
+
+def _tree_rss_kb(root: int) -> int:
+    """Memory of a process and all its descendants (PSS, from /proc), in KB."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(entry.name)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    total = 0
+    for pid in tree:  # proportional set size: pages shared by the pool's forked workers count once
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds of the whole tree, peak tree RSS (KB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, _tree_rss_kb(proc.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, err = proc.communicate()
+    wall = time.monotonic() - start
+    stop.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{err.decode()[-3000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), peak
+
+
+def _count(db: Path, table: str) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+# -- the profile ------------------------------------------------------------------------------------------------------
+
+BUCKETS = [  # (label, file fragment, function) — cumulative time of these calls
+    ("extraction (crawler.extract)", "crawler/extract.py", "extract"),
+    ("fingerprint (dedupe: fold, MinHash)", "crawler/dedupe.py", "fingerprint"),
+    ("store (identity decision, SQLite commit)", "storage/articles.py", "ingest"),
+    ("list pages (links, pagination)", "spiders/listing.py", "parse_list"),
+]
+
+
+def profile_child(config: str, db: str, out: str) -> None:
+    """Our crawl in this one process (workers = 1) under cProfile."""
+    os.environ["CRAWLER_EXTRACT_WORKERS"] = "1"
+    from crawler.runner import crawl_sources
+    from crawler.sources import load_sources
+
+    loaded, problems = load_sources(Path(config))
+    assert not problems, problems
+    profiler = cProfile.Profile()
+    profiler.enable()
+    crawl_sources(loaded, Path(db), Path(config))
+    profiler.disable()
+    profiler.dump_stats(out)
+
+
+def _profile_lines(path: Path, total_wall: float) -> list[str]:
+    stats = pstats.Stats(str(path))
+    rows = []
+    accounted = 0.0
+    for label, fragment, function in BUCKETS:
+        cumulative = sum(
+            value[3] for (filename, _, name), value in stats.stats.items() if filename.endswith(fragment) and name == function
+        )
+        accounted += cumulative
+        rows.append((label, cumulative))
+    rest = max(0.0, total_wall - accounted)
+    rows.append(("fetch, Scrapy/Twisted machinery, idle waits (the rest)", rest))
+    lines = ["| where the time goes (one process, workers = 1) | seconds | share |", "|---|---|---|"]
+    lines += [f"| {label} | {seconds:.1f} | {seconds / total_wall:.0%} |" for label, seconds in rows]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", type=int, default=5000, help="articles over the three portals")
+    parser.add_argument("--no-profile", action="store_true", help="skip the single-process profile run")
+    parser.add_argument("--naive", nargs=2, metavar=("DB", "URLS"), help=argparse.SUPPRESS)
+    parser.add_argument("--profile-child", nargs=3, metavar=("CONFIG", "DB", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.naive:
+        return naive_crawl(*args.naive)
+    if args.profile_child:
+        return profile_child(*args.profile_child)
+
+    work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
+    per_portal = args.articles // 3
+    cores = os.cpu_count() or 1
+    with Simulator(articles_per_portal=per_portal, page_size=20) as sim:
+        config = _config(work / "config", "1h")
+        pages = {p: -(-len(sim.articles(p)) // 20) for p in PORTALS}
+        total = sum(len(sim.articles(p)) for p in PORTALS)
+        urls = work / "lists.txt"
+        urls.write_text("".join(f"{LINKS[p]} {sim.list_url(p, n)}\n" for p in PORTALS for n in range(1, pages[p] + 1)))
+        env = {**sim.env(), "CRAWLER_EXTRACT_WORKERS": str(cores), "CRAWLER_PROGRESS_INTERVAL": "0"}
+        results = {}
+        for name in ("naive", "ours"):  # naive first: any warm-up (page cache, simulator) favours it
+            db = work / f"{name}.db"
+            if name == "naive":
+                cmd = [sys.executable, "-m", "bench.e2e", "--naive", str(db), str(urls)]
+            else:
+                cmd = [sys.executable, "-m", "crawler", "--config", str(config), "--db", str(db), "crawl"]
+            wall, cpu, peak = _run(cmd, env)
+            stored = _count(db, "items" if name == "naive" else "articles")
+            results[name] = (wall, cpu, peak, stored)
+            print(f"{name}: {stored} articles in {wall:.1f}s, {cpu:.1f} CPU-s, peak {peak / 1024:.0f} MB", file=sys.stderr)
+        profile_lines: list[str] = []
+        if not args.no_profile:
+            out = work / "ours.prof"
+            db = work / "profiled.db"
+            wall, _, _ = _run(
+                [sys.executable, "-m", "bench.e2e", "--profile-child", str(config), str(db), str(out)],
+                {**env, "CRAWLER_EXTRACT_WORKERS": "1"},
+            )
+            profile_lines = ["", *_profile_lines(out, wall - 0.0)]
+            profile_lines.append(f"\nProfiled run: {_count(db, 'articles')} articles in {wall:.1f}s wall (with profiler overhead).")
+
+    rate = {name: r[3] / r[0] for name, r in results.items()}
+    lines = [
+        f"Simulator: {total} articles over 3 portals ({per_portal} each incl. seeds), 20 per list page, no delay; "
+        f"{cores} cores; ours with {cores} extraction workers.",
+        "",
+        "| crawler | articles stored | wall s | articles/s | CPU s (tree) | peak PSS (tree, MB) |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {name} | {r[3]} | {r[0]:.1f} | {rate[name]:.1f} | {r[1]:.1f} | {r[2] / 1024:.0f} |"
+            for name, r in results.items()
+        ],
+        "",
+        f"Ratio ours/naive articles per second: {rate['ours'] / rate['naive']:.2f}; "
+        f"CPU per article ours/naive: {(results['ours'][1] / results['ours'][3]) / (results['naive'][1] / results['naive'][3]):.2f}.",
+        *profile_lines,
+    ]
+    append_result("End-to-end first crawl (bench.e2e)", lines, "bench.e2e")
+
+
+if __name__ == "__main__":
+    main()

@@ -35,6 +35,8 @@ RUNS = 20
 
 
 def _fill(store: Store, count: int) -> float:
+    for name in SOURCES:
+        store.register_source(name, name, "bench")
     began = time.perf_counter()
     start = datetime(2026, 11, 1, 9, 0)
     chunk = 5000

@@ -192,10 +192,19 @@ def _m005_search(db: sqlite_utils.Database) -> None:
         db.conn.executemany(fts.UPSERT, [fts.fts_row(*row) for row in batch])
 
 
+def _m006_newest_first(db: sqlite_utils.Database) -> None:
+    """Indexes for "newest first" listings (items list, feeds, the web view): no scan and sort of every article."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_articles_newest ON articles (COALESCE(published_at, first_seen), id)")
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_articles_source_newest ON articles (source, COALESCE(published_at, first_seen), id)"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_schedule_state", _m002_schedule_state),
     ("003_identity", _m003_identity),
     ("004_outbox", _m004_outbox),
     ("005_search", _m005_search),
+    ("006_newest_first", _m006_newest_first),
 ]

@@ -12,6 +12,8 @@ import re
 DROP_ELEMENTS = (
     "script", "style", "noscript", "textarea", "select", "button", "form", "iframe", "template",
 )
+# A <form> with more text than this wraps page content (ASP.NET pages) and is kept.
+FORM_MAX_LETTERS = 200
 # Hidden elements: mobile copies of the body, pop-ups. Their text is not what readers see.
 HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 

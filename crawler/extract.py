@@ -60,6 +60,7 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
 
     title = _title(tree)
     body_lines = _strip_head(_body_lines(tree, url, extra_patterns), title)
+    body_lines = _drop_link_lines(body_lines, _anchor_texts(tree), title)
     body = "\n".join(body_lines)
     if _letters(body) < MIN_BODY_CHARS:
         raise ExtractionError("empty_body", f"{url}: no article text found ({_letters(body)} letters)")
@@ -94,6 +95,8 @@ def _parse(html: str | bytes) -> lxml.html.HtmlElement:
 
 def _prune(tree: lxml.html.HtmlElement, selectors: Iterable[str]) -> None:
     doomed = [el for tag in boilerplate.DROP_ELEMENTS for el in tree.iter(tag)]
+    # ASP.NET and some CMSs wrap the whole page in one <form>: drop only forms that are forms.
+    doomed = [el for el in doomed if el.tag != "form" or _letters(el.text_content()) < boilerplate.FORM_MAX_LETTERS]
     doomed += [el for el in tree.iter() if isinstance(el.tag, str) and boilerplate.HIDDEN_STYLE.search(el.get("style", ""))]
     for selector in selectors:
         doomed += CSSSelector(selector)(tree)
@@ -131,6 +134,7 @@ def _letters(text: str) -> int:
 
 
 def _body_lines(tree: lxml.html.HtmlElement, url: str, extra: list[re.Pattern[str]]) -> list[str]:
+    densest = _clean_lines(_densest_block(tree), extra)
     for options in ({}, {"favor_recall": True}):
         doc = trafilatura.bare_extraction(
             copy.deepcopy(tree), url=url, include_comments=False, include_tables=True,
@@ -139,14 +143,22 @@ def _body_lines(tree: lxml.html.HtmlElement, url: str, extra: list[re.Pattern[st
         text = getattr(doc, "text", None) or ""
         lines = _clean_lines(text.split("\n"), extra)
         if _letters("".join(lines)) >= MIN_BODY_CHARS * 3:
-            return lines
+            # trafilatura sometimes picks a sidebar; the densest run of paragraphs then holds far more prose.
+            return densest if _prose(densest) > 2 * _prose(lines) else lines
     # Last resort: the block with the most paragraph text.
-    return _clean_lines(_densest_block(tree), extra)
+    return densest
+
+
+def _prose(lines: list[str]) -> int:
+    """Letters in lines long enough to be sentences (menus and headline lists count nothing)."""
+    return sum(n for n in (_letters(line) for line in lines) if n >= 30)
 
 
 def _clean_lines(lines: Iterable[str], extra: list[re.Pattern[str]]) -> list[str]:
     folded = (" ".join(raw.split()) for raw in lines)
-    return _drop_repeats([line for line in folded if not boilerplate.is_boilerplate(line, extra)])
+    return _drop_repeats([
+        line for line in folded if _WORD_CHARS.search(line) and not boilerplate.is_boilerplate(line, extra)
+    ])
 
 
 def _drop_repeats(lines: list[str]) -> list[str]:
@@ -178,6 +190,39 @@ def _drop_repeats(lines: list[str]) -> list[str]:
     return [line for _, line in kept]
 
 
+_LINK_LINE_MAX = 60  # longer lines are prose even when they hold a link
+_LINK_SHARE = 0.6  # share of a short line that is the text of one link: a headline list item, a menu entry
+_BULLET = re.compile(r"^[-·•]\s*")
+
+
+def _anchor_texts(tree: lxml.html.HtmlElement) -> set[str]:
+    texts = set()
+    for anchor in tree.iter("a"):
+        text = " ".join(anchor.text_content().split())
+        if len(text) >= 4:
+            texts.add(text)
+    return texts
+
+
+def _drop_link_lines(lines: list[str], anchors: set[str], title: str) -> list[str]:
+    """Remove lines that are mostly the text of a link: related headlines, rankings, menus.
+
+    trafilatura keeps such lists when they sit next to the text; an article's own
+    sentences are longer, or carry a link only for a word or two.
+    """
+    if not anchors:
+        return lines
+    kept = []
+    for line in lines:
+        bare = _BULLET.sub("", line)
+        if 0 < len(bare) <= _LINK_LINE_MAX and bare != title:
+            longest = max((len(a) for a in anchors if a in bare), default=0)
+            if longest >= _LINK_SHARE * len(bare):
+                continue
+        kept.append(line)
+    return kept
+
+
 def _is_header_line(line: str) -> bool:
     """A short line with a date and a label (来源/发布时间/作者): the article header."""
     if len(line) > 60:
@@ -194,11 +239,27 @@ def _strip_head(lines: list[str], title: str) -> list[str]:
 
 
 def _densest_block(tree: lxml.html.HtmlElement) -> list[str]:
+    """The paragraphs of the element holding the most paragraph text of its own.
+
+    Paragraphs are its <p> children and the text it holds directly, cut at <br>
+    (older CMSs write "&nbsp;&nbsp;text<br><br>text" straight into a div).
+    """
     best: list[str] = []
     best_score = 0
-    for el in tree.iter("div", "td", "article", "section"):
-        paragraphs = [" ".join(p.text_content().split()) for p in el.findall("p")]
-        score = sum(_letters(p) for p in paragraphs)
+    for el in tree.iter("div", "td", "article", "section", "font"):
+        pieces = [el.text or ""]
+        for child in el:
+            if not isinstance(child.tag, str):
+                pieces.append(child.tail or "")
+                continue
+            if child.tag == "br":
+                pieces.append("\n")
+            elif child.tag in ("p", "font", "span", "strong", "b", "a"):
+                pieces.append("\n" + child.text_content() + "\n")
+            pieces.append(child.tail or "")
+        paragraphs = [" ".join(line.split()) for line in "".join(pieces).split("\n")]
+        paragraphs = [line for line in paragraphs if line]
+        score = sum(_letters(p) for p in paragraphs if _letters(p) >= 10)
         if score > best_score:
             best, best_score = paragraphs, score
     return best

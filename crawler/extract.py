@@ -60,7 +60,7 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
 
     title = _title(tree)
     body_lines = _strip_head(_body_lines(tree, url, extra_patterns), title)
-    body_lines = _drop_link_lines(body_lines, _anchor_texts(tree), title)
+    body_lines = _cut_tail(_drop_link_lines(body_lines, _anchor_texts(tree), title))
     body = "\n".join(body_lines)
     if _letters(body) < MIN_BODY_CHARS:
         raise ExtractionError("empty_body", f"{url}: no article text found ({_letters(body)} letters)")
@@ -221,6 +221,14 @@ def _drop_link_lines(lines: list[str], anchors: set[str], title: str) -> list[st
                 continue
         kept.append(line)
     return kept
+
+
+def _cut_tail(lines: list[str]) -> list[str]:
+    """Drop a disclaimer or a "related news" heading and everything after it, once the article has begun."""
+    for index, line in enumerate(lines):
+        if index and any(p.search(line) for p in boilerplate.TAIL_MARKERS) and _prose(lines[:index]):
+            return lines[:index]
+    return lines
 
 
 def _is_header_line(line: str) -> bool:

@@ -43,6 +43,9 @@ _LINE_PATTERNS = [
     r"(facebook|微博|微信|公众号|公眾號).{0,20}(专页|專頁|关注|關注|扫一扫|掃一掃|扫描|掃描)",
     r"(扫一扫|掃一掃|扫描二维码|掃描二維碼)",
     r"^(【|\[)?(打印|列印|收藏|关闭|關閉|纠错|糾錯)(】|\])",
+    # Style sheet or script text that leaked into the page's text (a stray <style> in the body).
+    r"^[#.*]?[\w\s#.:,>*\[\]=\"'-]*\{\s*$|^\}\s*$|^/\*.*\*/$",
+    r"^\*?[a-z-]+\s*:\s*[^\u4e00-\u9fff;]*;\s*(/\*.*\*/)?$",
 ]
 LINE_PATTERNS = [re.compile(p, re.I) for p in _LINE_PATTERNS]
 

@@ -192,7 +192,8 @@ def _drop_repeats(lines: list[str]) -> list[str]:
 
 _LINK_LINE_MAX = 60  # longer lines are prose even when they hold a link
 _LINK_SHARE = 0.6  # share of a short line that is the text of one link: a headline list item, a menu entry
-_BULLET = re.compile(r"^[-·•]\s*")
+_BULLET = re.compile(r"^[-·•．.\s]+")
+_LIST_DATE = re.compile(r"[(（\[]?\d{1,4}[-/.]\d{1,2}(?:[-/.]\d{1,2})?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?[)）\]]?\s*$")
 
 
 def _anchor_texts(tree: lxml.html.HtmlElement) -> set[str]:
@@ -214,7 +215,7 @@ def _drop_link_lines(lines: list[str], anchors: set[str], title: str) -> list[st
         return lines
     kept = []
     for line in lines:
-        bare = _BULLET.sub("", line)
+        bare = _LIST_DATE.sub("", _BULLET.sub("", line)).strip()  # "- ．headline (01/17 06:41)"
         if 0 < len(bare) <= _LINK_LINE_MAX and bare != title:
             longest = max((len(a) for a in anchors if a in bare), default=0)
             if longest >= _LINK_SHARE * len(bare):
@@ -227,7 +228,10 @@ def _cut_tail(lines: list[str]) -> list[str]:
     """Drop a disclaimer or a "related news" heading and everything after it, once the article has begun."""
     for index, line in enumerate(lines):
         if index and any(p.search(line) for p in boilerplate.TAIL_MARKERS) and _prose(lines[:index]):
-            return lines[:index]
+            lines = lines[:index]
+            break
+    while len(lines) > 1 and re.search(r"[:：︰]$", lines[-1]) and len(lines[-1]) <= 20:
+        lines = lines[:-1]  # the heading of a list that was removed ("國際最新：")
     return lines
 
 

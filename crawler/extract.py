@@ -190,35 +190,47 @@ def _drop_repeats(lines: list[str]) -> list[str]:
     return [line for _, line in kept]
 
 
-_LINK_LINE_MAX = 60  # longer lines are prose even when they hold a link
-_LINK_SHARE = 0.6  # share of a short line that is the text of one link: a headline list item, a menu entry
-_BULLET = re.compile(r"^[-·•．.\s]+")
+_LINK_SHARE_SHORT = 0.6  # share of a short line covered by link texts: a headline list item, a menu entry
+_LINK_SHARE_LONG = 0.8  # a longer line must be nearly all links (a navigation row) to go
+_SHORT_LINE = 60
+_BULLET = re.compile(r"^[-·•．.|\s]+|[|\s]+$")
 _LIST_DATE = re.compile(r"[(（\[]?\d{1,4}[-/.]\d{1,2}(?:[-/.]\d{1,2})?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?[)）\]]?\s*$")
 
 
-def _anchor_texts(tree: lxml.html.HtmlElement) -> set[str]:
-    texts = set()
-    for anchor in tree.iter("a"):
-        text = " ".join(anchor.text_content().split())
-        if len(text) >= 4:
-            texts.add(text)
-    return texts
+def _anchor_texts(tree: lxml.html.HtmlElement) -> list[str]:
+    texts = {" ".join(anchor.text_content().split()) for anchor in tree.iter("a")}
+    return sorted((t for t in texts if len(t) >= 2), key=len, reverse=True)
 
 
-def _drop_link_lines(lines: list[str], anchors: set[str], title: str) -> list[str]:
-    """Remove lines that are mostly the text of a link: related headlines, rankings, menus.
+def _linked_share(line: str, anchors: list[str]) -> float:
+    """Share of the line's letters that lie inside the text of some link on the page."""
+    covered = [False] * len(line)
+    for text in anchors:
+        if len(text) > len(line):
+            continue
+        start = line.find(text)
+        while start != -1:
+            covered[start : start + len(text)] = [True] * len(text)
+            start = line.find(text, start + len(text))
+    letters = [bool(_WORD_CHARS.match(ch)) for ch in line]
+    total = sum(letters)
+    return sum(c and l for c, l in zip(covered, letters)) / total if total else 0.0
+
+
+def _drop_link_lines(lines: list[str], anchors: list[str], title: str) -> list[str]:
+    """Remove lines that are mostly link text: related headlines, rankings, menus, navigation rows.
 
     trafilatura keeps such lists when they sit next to the text; an article's own
-    sentences are longer, or carry a link only for a word or two.
+    sentences carry a link for a word or two at most.
     """
     if not anchors:
         return lines
     kept = []
     for line in lines:
-        bare = _LIST_DATE.sub("", _BULLET.sub("", line)).strip()  # "- ．headline (01/17 06:41)"
-        if 0 < len(bare) <= _LINK_LINE_MAX and bare != title:
-            longest = max((len(a) for a in anchors if a in bare), default=0)
-            if longest >= _LINK_SHARE * len(bare):
+        bare = _LIST_DATE.sub("", _BULLET.sub("", line)).strip()  # "- ．headline (01/17 06:41)", "| menu | menu |"
+        if bare and bare != title:
+            share = _linked_share(bare, anchors)
+            if share >= (_LINK_SHARE_SHORT if len(bare) <= _SHORT_LINE else _LINK_SHARE_LONG):
                 continue
         kept.append(line)
     return kept

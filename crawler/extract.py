@@ -19,7 +19,7 @@ import trafilatura
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from crawler import boilerplate
+from crawler import boilerplate, spam
 from crawler.dates import VOLATILE_DATE_LINE, date_from_url, parse_chinese_datetime, parse_machine_datetime
 from crawler.errors import ExtractionError
 from crawler.models import Article
@@ -53,13 +53,18 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
     """Extract the article of one page; raise ExtractionError when there is none."""
     tree = _parse(html)
     cleanup = cleanup or Cleanup()
+    spam_rules = spam.patterns(cleanup.spam_patterns)
+    injected = spam.found(tree.text_content(), spam_rules)  # before pruning: hidden text and scripts count
     _prune(tree, cleanup.drop_selectors)
     _unwrap_layout_tables(tree)
     extra_patterns = [re.compile(p) for p in cleanup.drop_patterns]
     page_lines = _text_lines(tree)
 
     title = _title(tree)
-    body_lines = _strip_head(_body_lines(tree, url, extra_patterns), title)
+    body_lines = _body_lines(tree, url, extra_patterns)
+    if injected:
+        title, body_lines = strip_site_suffix(spam.strip(title, spam_rules)), spam.strip_lines(body_lines, spam_rules)
+    body_lines = _strip_head(body_lines, title)
     body_lines = _cut_tail(_drop_link_lines(body_lines, _anchor_texts(tree), title))
     body = "\n".join(body_lines)
     if _letters(body) < MIN_BODY_CHARS:
@@ -76,6 +81,7 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
         date_origin=date_origin,
         author=_author(header, body_lines),
         source_name=_source_name(header),
+        flags=[spam.FLAG] if injected else [],
     )
 
 

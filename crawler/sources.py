@@ -115,6 +115,10 @@ class Cleanup(_Strict):
 
     drop_selectors: list[CssSelector] = Field(default_factory=list, description="CSS selectors of elements removed before extraction.")
     drop_patterns: list[Regex] = Field(default_factory=list, description="Regexes; body lines matching one are removed.")
+    spam_patterns: list[Regex] = Field(
+        default_factory=list,
+        description="Regexes of injected spam phrases, added to the built-in list: the article is flagged spam_injection and the phrases removed.",
+    )
 
 
 class Schedule(_Strict):

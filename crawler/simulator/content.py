@@ -26,6 +26,7 @@ class SimArticle:
     doubled: bool = False  # body appears twice in the markup
     date_in_header: bool = True
     version: int = 1
+    spam: str | None = None  # a phrase a spam mirror splices into title, text and footer (not in the clean text)
     headings: set[int] = field(default_factory=set)  # indexes of paragraphs that are section headings
     seed: str | None = None
 
@@ -103,6 +104,7 @@ def seed_articles() -> dict[str, list[SimArticle]]:
         author="李永文",
         source_name="齐鲁网",
         seed="003",
+        spam="新全讯2网",  # the seed was scraped from a spam mirror of this page
     )
     return {"credit": [credit], "dzwww": [dz1, dz2], "iqilu": [trad, qilu]}
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from html import escape
 from typing import TYPE_CHECKING
@@ -240,8 +241,19 @@ def iqilu_list(items: list[SimArticle], page: int, pages: int, hot: list[SimArti
     return _doc("<title>枣庄要闻 - 齐鲁网</title>", body)
 
 
+def _spliced(a: SimArticle) -> SimArticle:
+    """The article as a spam mirror serves it: the spam phrase spliced into its second paragraph."""
+    paragraphs = list(a.paragraphs)
+    if a.spam and len(paragraphs) > 1:
+        cut = paragraphs[1].find("，") + 1
+        paragraphs[1] = paragraphs[1][:cut] + a.spam + paragraphs[1][cut:]
+    return replace(a, paragraphs=paragraphs)
+
+
 def iqilu_article(a: SimArticle, hot: list[SimArticle]) -> str:
     trad = a.traditional
+    shown_title = f"{a.title}-{a.spam}" if a.spam else a.title
+    spam_footer = f"<p>诚邀{escape(a.spam)}的合作伙伴。{escape(a.spam)}的技术支持</p>\n" if a.spam else ""
     site = "齊魯網" if trad else "齐鲁网"
     label_source, label_author = ("來源", "作者") if trad else ("来源", "作者")
     info = f'<span class="time">{a.published:%Y-%m-%d %H:%M:%S}</span> '
@@ -258,11 +270,11 @@ def iqilu_article(a: SimArticle, hot: list[SimArticle]) -> str:
     body = (
         f'<div class="header-nav">{_QILU_CITIES}</div>\n'
         f'<div class="crumbs"><a href="/">枣庄</a> &gt; <a href="/zzyaowen/">枣庄要闻</a> &gt; 正文</div>\n'
-        f'<div class="main"><div class="article-title"><h1>{escape(a.title)}</h1></div>\n'
+        f'<div class="main"><div class="article-title"><h1>{escape(shown_title)}</h1></div>\n'
         f'<div class="info">{info}</div>\n'
-        f'<div class="article-main">\n{preamble}{_paragraphs(a)}\n</div>\n{mobile_copy}'
+        f'<div class="article-main">\n{preamble}{_paragraphs(_spliced(a))}\n</div>\n{mobile_copy}'
         f'<p class="editor">{editor}</p>\n'
-        f'<div class="baoliao">{footer}</div>\n'
+        f'<div class="baoliao">{footer}</div>\n{spam_footer}'
         '<div class="share">分享到：<a href="#">微信</a> <a href="#">微博</a> <a href="#">QQ空间</a></div>\n'
         f'<div class="comment"><h3>{comment_label}</h3><p>网友评论仅供网友表达个人看法，并不表明齐鲁网同意其观点或证实其描述</p>'
         "<textarea></textarea><a>我来说两句</a></div></div>\n"
@@ -271,7 +283,7 @@ def iqilu_article(a: SimArticle, hot: list[SimArticle]) -> str:
         "互联网新闻信息服务许可证3712006002 通讯地址：山东省济南市经十路81号</div>"
     )
     head = (
-        f"<title>{escape(a.title)} - {site}</title>\n"
+        f"<title>{escape(shown_title)} - {site}</title>\n"
         f'<meta name="keywords" content="枣庄">\n<meta name="description" content="{escape(a.paragraphs[0][:80])}">'
     )
     return _doc(head, body)

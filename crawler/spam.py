@@ -1,0 +1,51 @@
+"""Injected spam: phrases that hacked or mirrored copies of portal pages splice into the text.
+
+Gambling sites copy news pages wholesale and splice their own name into the title,
+the text and the footer ("…高质高效发展-新全讯2网", "诚邀新全讯2网的合作伙伴"). A page
+carrying such a phrase anywhere (also in hidden elements or scripts) is flagged
+``spam_injection``; the phrases are removed from the stored title and body. Alerts
+skip flagged articles unless a subscription sets ``include_flagged``.
+
+The built-in list is below; a source adds its own with ``cleanup.spam_patterns``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+FLAG = "spam_injection"
+
+DEFAULT_PATTERNS = (
+    r"新全讯\d*网|全讯\d{3,}",
+    r"(?:澳门|澳門)?(?:新葡京|葡京|威尼斯人|太阳城|太陽城|金沙|皇冠)(?:娱乐|娛樂|赌场|賭場|官网|官網|平台|体育|體育|集团|集團)",
+    r"百家乐|百家樂|六合彩|时时彩|時時彩|北京赛车|北京賽車|幸运飞艇|幸運飛艇|真人荷官",
+    r"(?:博彩|赌博|賭博|彩票)(?:网|網|平台|公司|官网|官網)",
+)
+_DEFAULT = [re.compile(p) for p in DEFAULT_PATTERNS]
+_LEFTOVER = re.compile(r"^[\W_]*$")
+
+
+def patterns(extra: Iterable[str] = ()) -> list[re.Pattern[str]]:
+    return [*_DEFAULT, *(re.compile(p) for p in extra)]
+
+
+def found(text: str, rules: list[re.Pattern[str]]) -> bool:
+    return any(rule.search(text) for rule in rules)
+
+
+_DANGLING = re.compile(r"\s*[-_|–—]\s*$")
+
+
+def strip(text: str, rules: list[re.Pattern[str]]) -> str:
+    """The text without the phrases (and without a separator left dangling at its end: "标题-")."""
+    stripped = text
+    for rule in rules:
+        stripped = rule.sub("", stripped)
+    return _DANGLING.sub("", stripped) if stripped != text else text
+
+
+def strip_lines(lines: list[str], rules: list[re.Pattern[str]]) -> list[str]:
+    """The lines without the phrases; a line left with nothing but punctuation goes."""
+    cleaned = (" ".join(strip(line, rules).split()) for line in lines)
+    return [line for line in cleaned if not _LEFTOVER.match(line)]

@@ -64,7 +64,7 @@ TAIL_MARKERS = [
 ]
 
 # A header line holding the publish date, e.g. "2023-08-24 07:49:29 来源:大众网" or "发布时间 :2023-08-31".
-HEADER_LABEL = re.compile(r"发布时间|發佈時間|發布時間|发布日期|發布日期|时间|時間|日期|来源|來源|作者|编辑|編輯")
+HEADER_LABEL = re.compile(r"发布|發布|發佈|发表|發表|时间|時間|日期|来源|來源|作者|编辑|編輯")
 
 
 def is_boilerplate(line: str, extra: list[re.Pattern[str]] | None = None) -> bool:

@@ -8,6 +8,7 @@ dateutil only reads machine-made values from meta tags.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -40,9 +41,15 @@ def _build(year: int, month: int, day: int, hour: int = 0, minute: int = 0, seco
     return value
 
 
+def has_time(text: str) -> bool:
+    """Whether the date in ``text`` comes with a time of day (a strong sign of a publish line)."""
+    match = _DATE_TIME.search(unicodedata.normalize("NFKC", text))
+    return bool(match and match.group(4))
+
+
 def parse_chinese_datetime(text: str) -> datetime | None:
-    """The first date (with its time, if any) written in ``text``."""
-    for match in _DATE_TIME.finditer(text):
+    """The first date (with its time, if any) written in ``text`` (full-width digits too)."""
+    for match in _DATE_TIME.finditer(unicodedata.normalize("NFKC", text)):
         parts = [int(p) if p else 0 for p in match.groups()]
         value = _build(*parts)
         if value is not None:

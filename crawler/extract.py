@@ -20,7 +20,7 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from crawler import boilerplate, spam
-from crawler.dates import VOLATILE_DATE_LINE, date_from_url, parse_chinese_datetime, parse_machine_datetime
+from crawler.dates import VOLATILE_DATE_LINE, date_from_url, has_time, parse_chinese_datetime, parse_machine_datetime
 from crawler.errors import ExtractionError
 from crawler.models import Article
 from crawler.sources import Cleanup
@@ -59,6 +59,7 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
     _unwrap_layout_tables(tree)
     extra_patterns = [re.compile(p) for p in cleanup.drop_patterns]
     page_lines = _text_lines(tree)
+    _drop_forms(tree)
 
     title = _title(tree)
     body_lines = _body_lines(tree, url, extra_patterns)
@@ -100,15 +101,22 @@ def _parse(html: str | bytes) -> lxml.html.HtmlElement:
 
 
 def _prune(tree: lxml.html.HtmlElement, selectors: Iterable[str]) -> None:
-    doomed = [el for tag in boilerplate.DROP_ELEMENTS for el in tree.iter(tag)]
-    # ASP.NET and some CMSs wrap the whole page in one <form>: drop only forms that are forms.
-    doomed = [el for el in doomed if el.tag != "form" or _letters(el.text_content()) < boilerplate.FORM_MAX_LETTERS]
+    doomed = [el for tag in boilerplate.DROP_ELEMENTS for el in tree.iter(tag) if tag != "form"]
     doomed += [el for el in tree.iter() if isinstance(el.tag, str) and boilerplate.HIDDEN_STYLE.search(el.get("style", ""))]
     for selector in selectors:
         doomed += CSSSelector(selector)(tree)
     for el in doomed:
         if el.getparent() is not None:
             el.drop_tree()
+
+
+def _drop_forms(tree: lxml.html.HtmlElement) -> None:
+    """Search boxes and the like go before extraction (after the page's lines were read for dates:
+    an e-paper's issue date may sit in its search form). ASP.NET and some CMSs wrap the whole page
+    in one <form>: only forms with little text are dropped."""
+    for form in list(tree.iter("form")):
+        if form.getparent() is not None and _letters(form.text_content()) < boilerplate.FORM_MAX_LETTERS:
+            form.drop_tree()
 
 
 def _unwrap_layout_tables(tree: lxml.html.HtmlElement) -> None:
@@ -296,13 +304,15 @@ def _densest_block(tree: lxml.html.HtmlElement) -> list[str]:
 
 
 def _split_header(page_lines: list[str], body_lines: list[str]) -> tuple[list[str], list[str]]:
-    """Page lines before the body (the article header) and after it."""
-    if body_lines:
-        probe = body_lines[0][:15]
-        for index, line in enumerate(page_lines):
-            if probe in line:
+    """Page lines before the body (the article header) and after it; ([], page) when the body is not found."""
+    for line in body_lines[:5]:
+        probe = line[:12]
+        if len(probe) < 6:
+            continue
+        for index, page_line in enumerate(page_lines):
+            if probe in page_line:
                 return page_lines[:index], page_lines[index + 1 :]
-    return page_lines, []
+    return [], page_lines
 
 
 # -- metadata ---------------------------------------------------------------------------------
@@ -352,8 +362,9 @@ def _published(tree: lxml.html.HtmlElement, url: str, header: list[str], after: 
         parsed = parse_machine_datetime(value)
         if parsed:
             return parsed, "meta"
-    labelled = [line for line in header if boilerplate.HEADER_LABEL.search(line)]
-    for line in labelled + [line for line in header if len(line) <= 25]:
+    near = header[-15:]  # the lines just above the text; menus and banners sit higher up
+    labelled = [line for line in near if boilerplate.HEADER_LABEL.search(line) or has_time(line)]
+    for line in labelled + [line for line in near if len(line) <= 25]:
         if not VOLATILE_DATE_LINE.search(line):
             parsed = parse_chinese_datetime(line)
             if parsed:
@@ -361,12 +372,20 @@ def _published(tree: lxml.html.HtmlElement, url: str, header: list[str], after: 
     from_url = date_from_url(url)
     if from_url:
         return from_url, "url"
-    for line in after:  # government pages often put 发布日期 below the text
-        if re.search(r"发布|發布|日期", line) and not VOLATILE_DATE_LINE.search(line):
+    for line in after:  # government pages often put 发布日期 below the text; forums put 时间 under the post
+        if len(line) <= 80 and (_FOOTER_DATE_LABEL.search(line) or has_time(line)) and not VOLATILE_DATE_LINE.search(line):
             parsed = parse_chinese_datetime(line)
             if parsed:
                 return parsed, "footer"
+    for line in header[:-15]:  # a labelled or timed line further up, before giving up
+        if len(line) <= 80 and (_FOOTER_DATE_LABEL.search(line) or has_time(line)) and not VOLATILE_DATE_LINE.search(line):
+            parsed = parse_chinese_datetime(line)
+            if parsed:
+                return parsed, "header"
     return None, None
+
+
+_FOOTER_DATE_LABEL = re.compile(r"发布|發布|發佈|发表|發表|日期|时间|時間")
 
 
 def _author(header: list[str], body_lines: list[str]) -> str | None:

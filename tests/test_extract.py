@@ -64,6 +64,26 @@ def test_simulated_article_pages(portal: str, article: SimArticle, html: str) ->
     if portal != "credit":
         expected_author = article.author or {"004": "马俊龙"}.get(article.seed or "")
         assert got.author == expected_author
+    assert got.flags == (["spam_injection"] if article.spam else [])
+
+
+def test_spam_mirror_page_is_flagged_and_cleaned() -> None:
+    """The Qilu seed as scraped from a spam mirror: "新全讯2网" in title, text and footer."""
+    portal, article, html = next(p for p in PAGES if p[1].spam)
+    assert html.count("新全讯2网") >= 3 and article.seed == "003"
+    got = extract(html, BASE[portal] + article_path(portal, article))
+    assert got.flags == ["spam_injection"]
+    assert "新全讯" not in got.title + got.body and "全讯" not in got.body
+    assert got.title == article.title and got.body == fold(article.body)
+
+
+def test_spam_patterns_of_a_source_add_to_the_built_in_list() -> None:
+    html = ("<html><head><title>枣庄召开信用体系建设推进会</title></head><body><h1>枣庄召开信用体系建设推进会</h1>"
+            "<div><p>11月20日，枣庄市召开社会信用体系建设推进会，部署下一阶段重点工作，要求各部门加强协调配合。</p>"
+            "<p>会议指出，要把信用体系建设摆在更加突出的位置，压紧压实各级责任，确保各项任务按期完成。好运来彩票站</p></div></body></html>")
+    assert extract(html, "http://example.cn/a.html").flags == []
+    got = extract(html, "http://example.cn/a.html", Cleanup(spam_patterns=["好运来彩票站"]))
+    assert got.flags == ["spam_injection"] and "好运来" not in got.body and got.body.endswith("确保各项任务按期完成。")
 
 
 def test_visit_counter_and_date_banner_never_give_the_date() -> None:

@@ -1,0 +1,1 @@
+"""Extraction benchmark: `python -m bench.extraction` (see __main__.py)."""

@@ -272,17 +272,11 @@ class ArticleQueries:
         self, source: str | list[str] | None = None, limit: int = 50, *, duplicates: bool = True
     ) -> list[dict[str, Any]]:
         """The newest articles (by publish date, else first seen), of one source or several."""
-        clauses, params = [], []
-        if isinstance(source, list):
-            clauses.append(f"source IN ({','.join('?' * len(source))})")
-            params.extend(source)
-        elif source:
-            clauses.append("source = ?")
-            params.append(source)
-        if not duplicates:
-            clauses.append("duplicate_of IS NULL")
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT * FROM articles {where} ORDER BY COALESCE(published_at, first_seen) DESC, id DESC LIMIT ?"
+        where, params = self._filters(source, None, duplicates)
+        sql = (
+            f"SELECT a.* FROM articles a {'WHERE ' + ' AND '.join(where) if where else ''} "
+            "ORDER BY COALESCE(a.published_at, a.first_seen) DESC, a.id DESC LIMIT ?"
+        )
         return [self._decode(row) for row in self.db.query(sql, [*params, limit])]
 
     def search(
@@ -315,10 +309,13 @@ class ArticleQueries:
             yield self._decode(row)
 
     @staticmethod
-    def _filters(source: str | None, since: str | None, duplicates: bool) -> tuple[list[str], list[Any]]:
+    def _filters(source: str | list[str] | None, since: str | None, duplicates: bool) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
-        if source:
+        if isinstance(source, list):
+            clauses.append(f"a.source IN ({','.join('?' * len(source))})")
+            params.extend(source)
+        elif source:
             clauses.append("a.source = ?")
             params.append(source)
         if since:
@@ -326,7 +323,7 @@ class ArticleQueries:
             clauses.append("julianday(COALESCE(a.published_at, a.first_seen)) >= julianday(?)")
             params.append(since)
         if not duplicates:
-            clauses.append("a.duplicate_of IS NULL")
+            clauses.append("+a.duplicate_of IS NULL")  # unary +: never the duplicate_of index (NULL for most rows)
         return clauses, params
 
     def article(self, article_id: int) -> dict[str, Any] | None:

@@ -76,7 +76,7 @@ def _substitute_env(node: Any, path: str, problems: list[str]) -> Any:
 
 def _field_message(error: dict[str, Any], model: type[BaseModel]) -> tuple[str, str]:
     loc = [str(part) for part in error["loc"]]
-    field = ".".join(loc) or "(file)"
+    field = ".".join([*loc, (error.get("ctx") or {}).get("field", "")]).strip(".") or "(file)"  # a model check names its field
     if error["type"] == "extra_forbidden":
         allowed = _allowed_keys(model, loc[:-1])
         close = difflib.get_close_matches(loc[-1], allowed, n=1)

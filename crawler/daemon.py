@@ -326,6 +326,11 @@ class Daemon:
                 base = _interval_seconds(source) if source else 60.0
                 delay = min(timedelta(seconds=base * 2 ** (failures - 1)), MAX_BACKOFF)
                 backoff = (_utcnow() + delay).isoformat(timespec="seconds")
+            # The crawl itself may have paused the source (429/503 with Retry-After): keep the later time.
+            asked = state.get("backoff_until")
+            if asked and datetime.fromisoformat(asked) > _utcnow() and (backoff is None or asked > backoff):
+                backoff = asked
+                error = error or "the portal asked us to wait (Retry-After)"
             for run in reversed(store.runs(source=name, limit=20)):
                 if run["id"] > self._seen_run.get(name, 0) and run["status"] != "running":
                     self.metrics.observe_run(run, store.errors(run_id=run["id"], limit=10_000))

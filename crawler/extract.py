@@ -25,7 +25,7 @@ from crawler.errors import ExtractionError
 from crawler.models import Article
 from crawler.sources import Cleanup
 
-__all__ = ["extract", "MIN_BODY_CHARS"]
+__all__ = ["extract", "MIN_BODY_CHARS", "unavailable_reason"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ _BLOCK_TAGS = {
     "section", "article", "header", "footer", "dd", "dt", "dl", "blockquote", "pre", "center", "form",
 }
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_CONTROL_BYTES = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _SITE_WORDS = re.compile(r"网|網|频道|頻道|新闻|新聞|首页|首頁|政府|门户|門戶|信用|日报|日報|在线|在線|[a-z0-9-]+\.(?:com|cn|net|org)", re.I)
 _TITLE_SUFFIX = re.compile(r"\s*(?:\s[-–—|｜]\s|[_|｜]|-(?=[^-]{1,24}$))\s*([^_|｜]{1,24})$")
 _AUTHOR_LABEL = re.compile(r"(?:作者|作\s+者|撰稿)\s*[:：]\s*([\u4e00-\u9fff·]{2,10}(?:[ 、，,][\u4e00-\u9fff·]{2,4}){0,3})")
@@ -47,6 +49,28 @@ _META_DATE_NAMES = (
     "datepublished", "date", "dc.date", "dc.date.issued", "firstpublishedtime",
 )
 _META_TITLE_NAMES = ("articletitle", "og:title", "twitter:title")
+
+
+UNAVAILABLE_MAX_CHARS = 300  # a maintenance or "not found" notice is short; an article about maintenance is not
+_MAINTENANCE = re.compile(
+    r"网站维护|網站維護|系统维护|系統維護|维护中|維護中|升级维护|升級維護|系统升级|系統升級|暂停服务|暫停服務|暂停访问|"
+    r"under maintenance|maintenance mode|service unavailable|temporarily unavailable", re.I)
+_NOT_FOUND = re.compile(
+    r"页面不存在|頁面不存在|页面未找到|頁面未找到|找不到(?:该|該|您要的|您访问的)?页面|您访问的页面|您訪問的頁面|无法找到|無法找到|"
+    r"信息不存在|文章不存在|内容不存在|已被删除|已被刪除|已删除|已下线|"
+    r"\b404\b|not found|page not found", re.I)
+
+
+def unavailable_reason(title: str | None, text: str) -> tuple[str, str] | None:
+    """("maintenance" | "soft_404", message) for a short page that says the site is down or the page is gone."""
+    if _letters(text) >= UNAVAILABLE_MAX_CHARS:
+        return None
+    sample = f"{title or ''}\n{text[:200]}"  # the notice is the title or the first lines
+    if match := _MAINTENANCE.search(sample):
+        return "maintenance", f"the portal serves a maintenance page ({match.group(0)!r}), not an article"
+    if match := _NOT_FOUND.search(sample):
+        return "soft_404", f"the page says it does not exist ({match.group(0)!r}) although it answered 200"
+    return None
 
 
 def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Article:
@@ -68,6 +92,10 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
     body_lines = _strip_head(body_lines, title)
     body_lines = _cut_tail(_drop_link_lines(body_lines, _anchor_texts(tree), title))
     body = "\n".join(body_lines)
+    if _letters(body) < UNAVAILABLE_MAX_CHARS:
+        reason = unavailable_reason(title, body if body_lines else "\n".join(page_lines))
+        if reason:
+            raise ExtractionError(reason[0], f"{url}: {reason[1]}")
     if _letters(body) < MIN_BODY_CHARS:
         raise ExtractionError("empty_body", f"{url}: no article text found ({_letters(body)} letters)")
 
@@ -91,7 +119,9 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
 
 def _parse(html: str | bytes) -> lxml.html.HtmlElement:
     if isinstance(html, str):
-        html = _XML_DECL.sub("", html, count=1)
+        html = _CONTROL.sub("", _XML_DECL.sub("", html, count=1))  # lxml refuses text with control characters
+    else:
+        html = _CONTROL_BYTES.sub(b"", html)
     if not html or not html.strip():
         raise ExtractionError("empty_page", "the page is empty")
     try:

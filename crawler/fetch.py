@@ -1,28 +1,76 @@
-"""Fetching and decoding one page outside a crawl (for `crawler extract`)."""
+"""Fetching one page outside a crawl (``crawler extract URL``, ``crawler sources try/new``).
+
+The same boundaries as a crawl: http(s) only, at most 5 redirects, each hop's
+host resolved and refused if it is loopback/private/link-local (unless allowed),
+16 MiB at most, the charset repaired like the spider does.
+"""
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from w3lib.encoding import html_to_unicode
 
+from crawler.charset import better_encoding
+from crawler.netguard import Refused, check_url, resolve_public
 from crawler.sources import DEFAULT_USER_AGENT
 
 MAX_BYTES = 16 * 1024 * 1024
+MAX_REDIRECTS = 5
 
 
 def decode_html(body: bytes, content_type: str | None = None, encoding: str | None = None) -> str:
-    """Decode like Scrapy does: BOM, HTTP header, <meta>, then detection (GB18030 for GB2312/GBK)."""
+    """Decode like the spider does: BOM, HTTP header, <meta>, detection; then repair a wrong declaration."""
     if encoding:
         return body.decode(encoding, errors="replace")
-    _, text = html_to_unicode(content_type, body)
-    return text
+    used, text = html_to_unicode(content_type, body)
+    better = better_encoding(body, used)
+    return body.decode(better, errors="replace") if better else text
 
 
-def fetch_page(url: str, encoding: str | None = None, timeout: float = 30) -> str:
-    request = urllib.request.Request(url, headers={"User-Agent": DEFAULT_USER_AGENT})
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) checked by caller
-        body = response.read(MAX_BYTES + 1)
+@dataclass(frozen=True)
+class Page:
+    url: str  # after redirects
+    status: int
+    text: str
+
+
+class _Guarded(urllib.request.HTTPRedirectHandler):
+    max_redirections = MAX_REDIRECTS
+
+    def __init__(self, allow_private: bool):
+        self.allow_private = allow_private
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 - urllib's signature
+        _check(newurl, self.allow_private, "redirect to")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _check(url: str, allow_private: bool, what: str) -> None:
+    check_url(url, allow_private=allow_private, what=what)
+    parts = urlsplit(url)
+    resolve_public(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80),
+                   allow_private=allow_private, what=what, url=url)
+
+
+def get(url: str, *, encoding: str | None = None, timeout: float = 30, user_agent: str = DEFAULT_USER_AGENT,
+        allow_private: bool = False) -> Page:
+    """GET one page; raises Refused for a forbidden target, urllib/OS errors for the rest."""
+    _check(url, allow_private, "URL")
+    opener = urllib.request.build_opener(_Guarded(allow_private))
+    request = urllib.request.Request(url, headers={"User-Agent": user_agent})
+    with opener.open(request, timeout=timeout) as answer:
+        body = answer.read(MAX_BYTES + 1)
         if len(body) > MAX_BYTES:
             raise OSError(f"page larger than {MAX_BYTES} bytes")
-        return decode_html(body, response.headers.get("Content-Type"), encoding)
+        return Page(answer.geturl(), answer.status, decode_html(body, answer.headers.get("Content-Type"), encoding))
+
+
+def fetch_page(url: str, encoding: str | None = None, timeout: float = 30, allow_private: bool = False) -> str:
+    return get(url, encoding=encoding, timeout=timeout, allow_private=allow_private).text
+
+
+__all__ = ["MAX_BYTES", "Page", "Refused", "decode_html", "fetch_page", "get"]

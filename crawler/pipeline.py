@@ -26,6 +26,7 @@ from crawler.dedupe import Fingerprint, band_keys, make_matcher, unified_diff
 from crawler.errors import ExtractionError
 from crawler.models import Article, FetchedPage
 from crawler.normalize import canonical_url, url_key
+from storage import StorageFull
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +87,15 @@ class StorePipeline:
         except ExtractionError as exc:
             spider.record_error(item.url, exc.kind, str(exc), item.status)
             raise DropItem(f"{exc.kind}: {item.url}") from None
-        decision = spider.store.ingest(
-            item.source, article_record(article, item), identity, make_matcher(identity),
-            lambda old, new: unified_diff(old, new, item.url), run_id=spider.run_id, flags=article.flags,
-            band_keys_of=band_keys, router=self.router,
-        )
+        try:
+            decision = spider.store.ingest(
+                item.source, article_record(article, item), identity, make_matcher(identity),
+                lambda old, new: unified_diff(old, new, item.url), run_id=spider.run_id, flags=article.flags,
+                band_keys_of=band_keys, router=self.router,
+            )
+        except StorageFull as exc:
+            spider.stop_storage_full(exc)
+            raise DropItem(f"not stored, disk full: {item.url}") from None
         self.crawler.stats.inc_value(f"crawler/articles_{decision.outcome}")
         if decision.outcome != "unchanged":
             detail = f" [{decision.detail}]" if decision.detail else ""

@@ -18,10 +18,12 @@ from urllib.parse import urlsplit
 from apscheduler.triggers.cron import CronTrigger
 from lxml import etree
 from parsel.csstranslator import HTMLTranslator
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from crawler.configfile import read_mapping, validate
 from crawler.errors import ConfigError, ConfigProblem
+from crawler.netguard import Refused, check_allow, check_url
 
 DEFAULT_USER_AGENT = "Mozilla/5.0 (compatible; crawler-monitor/0.1; +https://example.invalid/bot)"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -67,6 +69,7 @@ def _check_regex(pattern: str) -> str:
     return pattern
 
 
+PrivateTargets = Annotated[bool | list[str], AfterValidator(lambda v: check_allow(v) if isinstance(v, list) else v)]
 CssSelector = Annotated[str, BeforeValidator(lambda v: _check_css(v) if isinstance(v, str) else v)]
 XPathExpr = Annotated[str, BeforeValidator(lambda v: _check_xpath(v) if isinstance(v, str) else v)]
 Regex = Annotated[str, BeforeValidator(lambda v: _check_regex(v) if isinstance(v, str) else v)]
@@ -162,6 +165,11 @@ class RequestSettings(_Strict):
         None, description="Fetch a stored article again once this old (to see edits); default: never."
     )
     obey_robots: bool = Field(True, description="Obey robots.txt.")
+    allow_private_targets: PrivateTargets = Field(
+        False,
+        description="Allow loopback, private and link-local addresses (an intranet portal, the simulator): true, or a list "
+        "of addresses/CIDRs with an optional :PORT; refused by default, for start URLs, links and redirects alike.",
+    )
 
     @field_validator("encoding")
     @classmethod
@@ -198,6 +206,16 @@ class Source(_Strict):
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"{url!r} is not an http(s) URL")
         return urls
+
+    @model_validator(mode="after")
+    def _public_targets(self) -> Source:
+        for index, url in enumerate(self.start_urls):
+            try:
+                check_url(url, allow_private=self.request.allow_private_targets, what="start URL")
+            except Refused as exc:
+                message = str(exc).replace("set allow_private_targets", "set request.allow_private_targets")
+                raise PydanticCustomError("refused", "{message}", {"field": f"start_urls.{index}", "message": message}) from None
+        return self
 
 
 class LoadedSource(BaseModel):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import urllib.error
-import urllib.request
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,7 +18,8 @@ from scrapy.http import HtmlResponse
 
 from crawler.errors import ExtractionError
 from crawler.extract import extract
-from crawler.fetch import MAX_BYTES, decode_html
+from crawler.fetch import Refused, get
+from crawler.netguard import check_url
 from crawler.sources import LinkRules, Pagination, Source
 from spiders.links import article_links, next_page_url
 
@@ -62,20 +62,19 @@ class Trial:
 
 def _get(url: str, source: Source) -> HtmlResponse:
     """One GET with the source's user agent, timeout and encoding; HTTP errors raise."""
-    request = urllib.request.Request(url, headers={"User-Agent": source.request.user_agent})
-    with urllib.request.urlopen(request, timeout=source.request.timeout.total_seconds()) as answer:  # noqa: S310
-        body = answer.read(MAX_BYTES + 1)
-        if len(body) > MAX_BYTES:
-            raise OSError(f"larger than {MAX_BYTES} bytes")
-        text = decode_html(body, answer.headers.get("Content-Type"), source.request.encoding)
-        return HtmlResponse(answer.geturl(), status=answer.status, body=text.encode("utf-8"), encoding="utf-8")
+    req = source.request
+    page = get(url, encoding=req.encoding, timeout=req.timeout.total_seconds(), user_agent=req.user_agent,
+               allow_private=req.allow_private_targets)
+    return HtmlResponse(page.url, status=page.status, body=page.text.encode("utf-8"), encoding="utf-8")
 
 
 def _describe(exc: Exception) -> str:
     if isinstance(exc, urllib.error.HTTPError):
         return f"HTTP {exc.code}"
     if isinstance(exc, urllib.error.URLError):
-        return f"cannot connect: {exc.reason}"
+        return f"refused: {exc.reason}" if isinstance(exc.reason, Refused) else f"cannot connect: {exc.reason}"
+    if isinstance(exc, Refused):
+        return f"refused: {exc}"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -234,9 +233,11 @@ def _allow_pattern(links: list[str]) -> str | None:
     return re.escape(prefix).replace("0", r"\d+").replace("\\/", "/")
 
 
-def starter_yaml(url: str, name: str, *, user_agent: str | None = None) -> tuple[str, list[str]]:
+def starter_yaml(url: str, name: str, *, user_agent: str | None = None, allow_private: bool = False) -> tuple[str, list[str]]:
     """A source file for the list page at ``url``, with what could be detected; and notes for the operator."""
-    probe = Source(name=name, title=name, start_urls=[url], **({"request": {"user_agent": user_agent}} if user_agent else {}))
+    check_url(url, allow_private=allow_private, what="URL")
+    request: dict[str, Any] = {"allow_private_targets": allow_private, **({"user_agent": user_agent} if user_agent else {})}
+    probe = Source(name=name, title=name, start_urls=[url], request=request)
     response = _get(url, probe)
     links = article_links(response, LinkRules(), {urlsplit(url).netloc.lower()})
     notes: list[str] = []
@@ -278,5 +279,7 @@ def starter_yaml(url: str, name: str, *, user_agent: str | None = None) -> tuple
         lines.append("  # pattern: index_{page}.htm   # no next-page link found on the first page")
         notes.append("no pagination found: only the first list page will be read")
     lines += ["  max_pages: 5", "schedule:", "  every: 30m", "request:", "  delay: 2s", "  concurrency: 2"]
+    if allow_private:
+        lines.append("  allow_private_targets: true  # the portal is on a loopback or private address")
     notes.insert(0, f"{len(links)} article links found on the page")
     return "\n".join(lines) + "\n", notes

@@ -10,6 +10,7 @@ page to the item pipeline as a FetchedPage.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,18 +18,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
-from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
-from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
 from crawler.errors import ConfigError
+from crawler.extract import unavailable_reason
 from crawler.models import FetchedPage
 from crawler.normalize import canonical_url, url_key
 from crawler.sources import LoadedSource, Pagination, load_sources
+from crawler.charset import better_encoding, looks_binary
+from spiders.faults import classify_failure
 from spiders.links import article_links, next_page_url
-from storage import Store
+from storage import Store, StorageFull
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ class ListingSpider(scrapy.Spider):
         self._validators: dict[str, tuple[str | None, str | None]] = {}
         self._resume: set[str] = set()
         self._start_netlocs: set[str] = set()
+        self.paused_until: datetime | None = None
+        self._requested: set[str] = set()  # article URLs asked for in this crawl
+        self.disk_full = False
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> ListingSpider:
@@ -92,8 +96,12 @@ class ListingSpider(scrapy.Spider):
 
     # -- requests --------------------------------------------------------------------------------
     async def start(self):
-        self.store.register_source(self.source.name, self.source.title, str(self.loaded.file))
-        self.run_id = self.store.start_run(self.source.name)
+        try:
+            self.store.register_source(self.source.name, self.source.title, str(self.loaded.file))
+            self.run_id = self.store.start_run(self.source.name)
+        except StorageFull as exc:
+            self.stop_storage_full(exc)
+            return
         urls = self.source.start_urls
         # A list read to the end last time may stop early now (304, fully known page);
         # one whose crawl was cut off (kill, timeout, errors) is read to the end again.
@@ -140,10 +148,16 @@ class ListingSpider(scrapy.Spider):
         self._validators[response.url] = (_header(response, "ETag"), _header(response, "Last-Modified"))
         links = article_links(response, self.source.links, self._start_netlocs)
         if not links:
-            self.record_error(response.url, "no_links", "no article links found on the list page; check links.css/xpath/allow")
+            text = " ".join(t.strip() for t in response.xpath("//body//text()[not(ancestor::script or ancestor::style)]").getall())
+            reason = unavailable_reason(response.xpath("//title/text()").get(), text)
+            if reason:
+                self.record_error(response.url, reason[0], reason[1], response.status)
+            else:
+                self.record_error(response.url, "no_links", "no article links found on the list page; check links.css/xpath/allow")
             return
         fresh = self.store.fresh_urls({url: url_key(url) for url in links}, self._recheck_before())
-        todo = [url for url in links if url not in fresh]
+        todo = [url for url in links if url not in fresh and url not in self._requested]
+        self._requested.update(todo)
         log.info("%s: list page %d %s: %d links, %d new", self.source.name, page, response.url, len(links), len(todo))
         for url in todo:
             yield scrapy.Request(
@@ -152,6 +166,7 @@ class ListingSpider(scrapy.Spider):
                 errback=self.on_error,
                 headers=_conditional_headers(*self.store.article_validator(url)),
                 meta={"list_url": response.url, "handle_httpstatus_list": [304], "kind": "article", "link": url},
+                dont_filter=True,  # de-duplicated above; a redirect loop must reach REDIRECT_MAX_TIMES, not vanish
             )
         if not todo and response.meta["start_url"] not in self._resume:
             log.info("%s: every link on list page %d is known; not paging further", self.source.name, page)
@@ -182,45 +197,68 @@ class ListingSpider(scrapy.Spider):
         )
 
     def _decoded(self, response: Response) -> TextResponse | None:
+        """The response as text in the right charset, or None (recorded) for a binary or empty body."""
         if not isinstance(response, TextResponse):
             ctype = _header(response, "Content-Type") or "unknown"
             self.record_error(response.url, "not_text", f"response is not a text page (Content-Type: {ctype})", response.status)
             return None
+        if not response.body.strip():
+            self.record_error(response.url, "empty", "the page is empty", response.status)
+            return None
+        if looks_binary(response.body):
+            self.record_error(response.url, "binary", "the page is binary data, not HTML", response.status)
+            return None
         forced = self.source.request.encoding
-        return response.replace(encoding=forced) if forced else response
+        if forced:
+            return response.replace(encoding=forced)
+        better = better_encoding(response.body, response.encoding)
+        if better is not None:
+            log.info("%s: %s declares %s but is %s; decoded as %s", self.source.name, response.url, response.encoding, better, better)
+            self.crawler.stats.inc_value(STAT("charset_repaired"))
+            return response.replace(encoding=better)
+        return response
 
     # -- errors and the end of the run --------------------------------------------------------------
     def on_error(self, failure: Failure) -> None:
         request = failure.request
-        status = None
-        if failure.check(HttpError):
-            status = failure.value.response.status
-            kind = f"http_{status}"
-            meta = request.meta
-            if status == 404 and meta.get("kind") == "list" and meta.get("page", 1) > 1:
-                # A URL pattern cannot know the last page: a 404 past page 1 ends the list.
-                log.info("%s: list ends before page %d (%s answered 404)", self.source.name, meta["page"], request.url)
-                return
-        elif failure.check(TimeoutError, TCPTimedOutError):
-            kind = "timeout"
-        elif failure.check(DNSLookupError):
-            kind = "dns"
-        elif failure.check(ConnectionRefusedError):
-            kind = "connection_refused"
-        elif failure.check(IgnoreRequest):
+        meta = request.meta
+        kind, message, status = classify_failure(failure)
+        url = meta.get("link") or (meta.get("redirect_urls") or [request.url])[0]  # the URL we asked for
+        if url != request.url:
+            message = f"{message} (after redirects, at {request.url})"
+        if kind == "http_404" and meta.get("kind") == "list" and meta.get("page", 1) > 1:
+            # A URL pattern cannot know the last page: a 404 past page 1 ends the list.
+            log.info("%s: list ends before page %d (%s answered 404)", self.source.name, meta["page"], request.url)
+            return
+        if kind == "paused":  # already recorded once, as rate_limited
+            self.crawler.stats.inc_value(STAT("skipped_paused"))
+            return
+        if kind == "robots_disallowed":
             # robots.txt said no: worth seeing, not a failure of the crawl.
             self.crawler.stats.inc_value(STAT("robots_disallowed"))
-            self.store.record_error(run_id=self.run_id, source=self.source.name, url=request.url,
-                                    kind="robots_disallowed", message="forbidden by robots.txt")
+            self.store.record_error(run_id=self.run_id, source=self.source.name, url=url, kind=kind, message=message)
             return
-        else:
-            kind = type(failure.value).__name__
-        self.record_error(request.url, kind, failure.getErrorMessage() or kind, status)
+        self.record_error(url, kind, message, status)
+
+    def pause(self, until: datetime) -> None:
+        """The portal asked us to wait (429/503 with Retry-After): skip the rest of this crawl and the polls until then."""
+        if self.paused_until is None or until > self.paused_until:
+            self.paused_until = until
+            self.store.save_schedule_state(self.source.name, backoff_until=until.isoformat(timespec="seconds"))
+            log.warning("%s: the portal asked us to wait; paused until %s", self.source.name, until.isoformat(timespec="seconds"))
 
     def record_error(self, url: str, kind: str, message: str, status: int | None = None) -> None:
         self.crawler.stats.inc_value(STAT("errors"))
         log.warning("%s: %s %s: %s", self.source.name, kind, url, message)
         self.store.record_error(run_id=self.run_id, source=self.source.name, url=url, kind=kind, message=message, status=status)
+
+    def stop_storage_full(self, exc: StorageFull) -> None:
+        """The disk is full: say so once, plainly, and end this crawl (what is stored stays intact)."""
+        if not self.disk_full:
+            self.disk_full = True
+            log.error("%s: %s", self.source.name, exc)
+            # Not awaited: closing waits for the item or start request that is calling us.
+            self._closing = asyncio.get_running_loop().create_task(self.crawler.engine.close_spider_async(reason="disk_full"))
 
     def closed(self, reason: str) -> None:
         stats = self.crawler.stats
@@ -233,13 +271,17 @@ class ListingSpider(scrapy.Spider):
         }
         # Validators are kept only after a clean run: otherwise a 304 next time
         # would hide the articles that failed this time.
-        if counts["errors"] == 0 and reason == "finished":
-            self.store.save_page_validators(self._validators)
-            self.store.mark_lists(self.source.name, self.source.start_urls, complete=True)
-        if self.run_id is not None:
-            status = "ok" if counts["errors"] == 0 and reason == "finished" else "errors"
-            self.store.finish_run(self.run_id, status=status, finish_reason=reason, counts=counts)
-        self.store.close()
+        try:
+            if counts["errors"] == 0 and reason == "finished":
+                self.store.save_page_validators(self._validators)
+                self.store.mark_lists(self.source.name, self.source.start_urls, complete=True)
+            if self.run_id is not None:
+                status = "ok" if counts["errors"] == 0 and reason == "finished" else "errors"
+                self.store.finish_run(self.run_id, status=status, finish_reason=reason, counts=counts)
+        except StorageFull as exc:  # the run stays "running" and is marked interrupted by the next crawl
+            log.error("%s: could not record the end of the run: %s", self.source.name, exc)
+        finally:
+            self.store.close()
 
 
 def _header(response: Response, name: str) -> str | None:

@@ -29,6 +29,12 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 1.0
 # Only http(s): no file://, data:, s3:// or ftp:// from configs or redirects.
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
+DOWNLOADER_MIDDLEWARES = {
+    "spiders.middlewares.NetworkGuard": 60,  # before robots.txt: no request at all to a refused address
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "spiders.middlewares.RobotsTxt": 100,  # a 5xx robots.txt disallows the host for this crawl
+    "spiders.middlewares.RetryAfter": 560,  # sees 429/503 before RetryMiddleware (550) retries them
+}
 ITEM_PIPELINES = {"crawler.pipeline.StorePipeline": 300}
 EXTENSIONS = {"crawler.progress.CrawlProgress": 500}  # a progress line per source every 10 s of a long crawl
 CRAWLER_PROGRESS_INTERVAL = float(os.environ.get("CRAWLER_PROGRESS_INTERVAL", 10))

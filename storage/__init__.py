@@ -5,6 +5,6 @@ method per operation the rest of the product needs. Tables are documented in
 `docs/storage.md`.
 """
 
-from storage.db import SCHEMA_VERSION, Store, StorageError
+from storage.db import SCHEMA_VERSION, Store, StorageError, StorageFull
 
-__all__ = ["SCHEMA_VERSION", "Store", "StorageError"]
+__all__ = ["SCHEMA_VERSION", "Store", "StorageError", "StorageFull"]

@@ -28,6 +28,18 @@ class StorageError(Exception):
     """The database cannot be opened or is of an unknown (newer) schema."""
 
 
+class StorageFull(StorageError):
+    """A write failed because the disk (or the file system holding the database) is full.
+
+    The transaction was rolled back: nothing is half-written, and the next write
+    after space returns carries on.
+    """
+
+
+def _full(exc: sqlite3.Error) -> bool:
+    return "disk is full" in str(exc) or getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL"
+
+
 class Store(ArticleQueries, RunQueries, OutboxQueries):
     """One connection to the crawler database.
 
@@ -79,11 +91,16 @@ class Store(ArticleQueries, RunQueries, OutboxQueries):
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
             conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and _full(exc):
+                raise StorageFull(
+                    f"{self.path}: the disk is full ({exc}); the transaction was rolled back, nothing is half-written. "
+                    "Free space, then run the crawl again"
+                ) from None
+            raise
 
     def schema_version(self) -> int:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])

@@ -48,6 +48,7 @@ class WebhookReceiver:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
         self.script: list[int] = []
+        self.location: str | None = None  # answer 307 to this URL instead
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,9 +57,11 @@ class WebhookReceiver:
 
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status = outer.script.pop(0) if outer.script else 200
+                status = 307 if outer.location else outer.script.pop(0) if outer.script else 200
                 outer.calls.append({"headers": {k.lower(): v for k, v in self.headers.items()}, "body": body, "status": status})
                 self.send_response(status)
+                if outer.location:
+                    self.send_header("Location", outer.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

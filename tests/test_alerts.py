@@ -91,7 +91,7 @@ def test_signed_webhook_and_digest(sim: Simulator, cli: Cli, receiver: WebhookRe
     _alerts(cli, f"""
 channels:
   hook:
-    webhook: {{url: "{receiver.url}", secret: "${{HOOK_SECRET}}"}}
+    webhook: {{url: "{receiver.url}", secret: "${{HOOK_SECRET}}", allow_private_targets: true}}
 subscriptions:
   - name: each
     sources: [sim-dzwww]
@@ -130,7 +130,7 @@ def test_webhook_500_three_times_then_delivered_once(sim: Simulator, cli: Cli, r
     _alerts(cli, f"""
 channels:
   hook:
-    webhook: {{url: "{receiver.url}", secret: "{SECRET}"}}
+    webhook: {{url: "{receiver.url}", secret: "{SECRET}", allow_private_targets: true}}
 subscriptions:
   - name: one
     sources: [sim-iqilu]
@@ -180,7 +180,7 @@ def test_broken_alerts_file_stops_the_crawl_before_storing(sim: Simulator, cli: 
     assert result.returncode == 2
     assert f"{cli.config / 'alerts.yaml'}: channels.x: 'nonsense' is not a channel URL" in result.stderr
     assert not cli.db.exists() and sim.requests() == []  # nothing fetched, nothing stored
-    _alerts(cli, "channels:\n  x: {url: 'json://127.0.0.1:9/'}\nsubscriptions:\n  - name: a\n    channels: [y]\n")
+    _alerts(cli, "channels:\n  x: {url: 'json://127.0.0.1:9/', allow_private_targets: true}\nsubscriptions:\n  - name: a\n    channels: [y]\n")
     check = cli("alerts", "check", check=False)
     assert check.returncode == 2 and "subscription 'a' names unknown channel(s): y" in check.stderr
 
@@ -199,7 +199,7 @@ def test_daemon_delivers_within_one_interval_and_survives_kill_9_before_sending(
 ) -> None:
     daemon = _iqilu_daemon(sim, sim_config, tmp_path, f"""
 channels:
-  hook: {{webhook: {{url: "{receiver.url}", secret: "{SECRET}"}}}}
+  hook: {{webhook: {{url: "{receiver.url}", secret: "{SECRET}", allow_private_targets: true}}}}
 subscriptions:
   - {{name: all, sources: ["*"], channels: [hook]}}
 delivery: {{backoff: 0s}}
@@ -245,7 +245,7 @@ def test_broken_template_gives_one_ops_alert_and_one_recovery(
 ) -> None:
     daemon = _iqilu_daemon(sim, sim_config, tmp_path, f"""
 channels:
-  ops-hook: {{webhook: {{url: "{receiver.url}", secret: "{SECRET}"}}}}
+  ops-hook: {{webhook: {{url: "{receiver.url}", secret: "{SECRET}", allow_private_targets: true}}}}
 ops: {{channels: [ops-hook], failures: 50}}
 """)
     ops = lambda: [p["data"] for p in receiver.delivered() if p["type"].startswith("source.")]  # noqa: E731
@@ -275,7 +275,7 @@ ops: {{channels: [ops-hook], failures: 50}}
 
 def test_digest_at_fixed_times_and_rule_units() -> None:
     config = AlertsConfig.model_validate({
-        "channels": {"c": {"url": "json://127.0.0.1:9/"}},
+        "channels": {"c": {"url": "json://127.0.0.1:9/", "allow_private_targets": True}},
         "subscriptions": [{"name": "am", "digest": {"at": ["18:00", "08:00"]}, "channels": ["c"]}],
     })
     decision = SimpleNamespace(outcome="new", article_id=1)
@@ -294,7 +294,7 @@ def test_apprise_channel_html_escaping_and_alerts_test_command(sim: Simulator, c
     port = receiver.server.server_address[1]
     _alerts(cli, f"""
 channels:
-  bot: {{url: "json://127.0.0.1:{port}/hook"}}
+  bot: {{url: "json://127.0.0.1:{port}/hook", allow_private_targets: true}}
   desk: {{url: "mailto://127.0.0.1:{mailbox.port}?to=desk@example.cn"}}
 subscriptions:
   - name: all

@@ -129,10 +129,19 @@ def test_site_suffix_is_stripped_from_titles(raw: str, clean: str) -> None:
     ("html", "kind"),
     [
         ("", "empty_page"),
-        ("<html><body><div>网站维护中</div></body></html>", "empty_body"),
+        ("<html><body><div>网站维护中</div></body></html>", "maintenance"),
+        ("<html><head><title>页面不存在</title></head><body><p>您访问的页面不存在或已被删除。</p><a href='/'>返回首页</a></body></html>", "soft_404"),
+        ("<html><body><div>" + "<div>" * 5000 + "</div></body></html>", "empty_body"),
+        ("<html><body><p>枣庄\x00市\x1e信用体系建设工作会议召开，会议部署了全年的重点任务和分工安排。</p>"
+         "<p>会议要求各部门加强协作，完善守信激励和失信惩戒机制，推动信用修复工作落到实处。</p>"
+         "<p>会议还通报了上半年全市信用信息归集共享情况，并对下一步工作提出了明确要求。</p></body></html>", None),
     ],
 )
-def test_pages_without_an_article_raise(html: str, kind: str) -> None:
+def test_pages_without_an_article_raise(html: str, kind: str | None) -> None:
+    """Empty, maintenance, soft-404 and deeply nested pages raise with their kind; control characters are dropped."""
+    if kind is None:
+        assert extract(html, "http://example.invalid/x.html").body.startswith("枣庄市信用体系建设")
+        return
     with pytest.raises(ExtractionError) as caught:
         extract(html, "http://example.invalid/x.html")
     assert caught.value.kind == kind

@@ -62,7 +62,7 @@ def test_try_reports_links_all_filtered_and_bad_pagination(sim: Simulator, cli, 
 
 def test_try_reports_an_unreachable_portal(cli, tmp_path: Path) -> None:
     path = tmp_path / "down.yaml"
-    path.write_text("name: down\ntitle: Down\nstart_urls: ['http://127.0.0.1:9/list.html']\n", encoding="utf-8")
+    path.write_text("name: down\ntitle: Down\nstart_urls: ['http://127.0.0.1:9/list.html']\nrequest: {allow_private_targets: true}\n", encoding="utf-8")
     code, trial = _try(cli, str(path))
     assert code == 1 and "cannot connect" in trial["problems"][0] and "127.0.0.1:9/list.html" in trial["problems"][0]
 
@@ -77,7 +77,9 @@ def test_try_on_a_broken_file_says_file_field_message(cli, tmp_path: Path) -> No
 @pytest.mark.parametrize("portal", list(PORTALS))
 def test_new_writes_a_config_that_finds_the_same_articles(sim: Simulator, cli, portal: str, tmp_path: Path) -> None:
     target = tmp_path / f"{portal}.yaml"
-    cli("sources", "new", sim.list_url(portal, 1), "--name", f"new-{portal}", "-o", str(target))
+    refused = cli("sources", "new", sim.list_url(portal, 1), "-o", str(target), check=False)
+    assert refused.returncode == 1 and "--allow-private" in refused.stderr and not target.exists()
+    cli("sources", "new", sim.list_url(portal, 1), "--name", f"new-{portal}", "-o", str(target), "--allow-private")
     cli("sources", "check", str(target))
     config = yaml.safe_load(target.read_text(encoding="utf-8"))
     assert config["links"].get("css"), target.read_text(encoding="utf-8")
@@ -86,5 +88,5 @@ def test_new_writes_a_config_that_finds_the_same_articles(sim: Simulator, cli, p
     assert code == 0, trial["problems"]
     newest = sim.articles(portal)
     assert [link for page in trial["pages"] for link in page["links"]] == [sim.article_url(portal, a) for a in newest[:10]]
-    again = cli("sources", "new", sim.list_url(portal, 1), "-o", str(target), check=False)
+    again = cli("sources", "new", sim.list_url(portal, 1), "-o", str(target), "--allow-private", check=False)
     assert again.returncode == 1 and "exists" in again.stderr

@@ -30,7 +30,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 ALERTS = """
 channels:
-  log: {url: 'json://127.0.0.1:9/'}
+  log: {url: 'json://127.0.0.1:9/', allow_private_targets: true}
 subscriptions:
   - name: credit-news
     sources: ["*"]

@@ -18,8 +18,6 @@ import json
 import smtplib
 import ssl
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parsedate_to_datetime
@@ -27,6 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from crawler import netguard
 from crawler.alerts.config import Channel, Webhook
 from crawler.alerts.render import Message
 
@@ -72,27 +71,27 @@ class WebhookChannel:
     def send(self, message_id: str, message: Message, payload: dict[str, Any]) -> Result:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         timestamp = str(int(time.time()))
-        request = urllib.request.Request(
-            self.config.url, data=body, method="POST",
-            headers={
-                "Content-Type": "application/json; charset=utf-8",
-                "User-Agent": USER_AGENT,
-                "webhook-id": message_id,
-                "webhook-timestamp": timestamp,
-                "webhook-signature": sign(self.config.secret, message_id, timestamp, body),
-            },
-        )
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": USER_AGENT,
+            "webhook-id": message_id,
+            "webhook-timestamp": timestamp,
+            "webhook-signature": sign(self.config.secret, message_id, timestamp, body),
+        }
         try:
-            with urllib.request.urlopen(request, timeout=self.config.timeout.total_seconds()) as response:  # noqa: S310
-                return Result(True, response.status)
-        except urllib.error.HTTPError as exc:
-            return Result(
-                False, exc.code, f"HTTP {exc.code} from {self.describe()}",
-                retry_after=_retry_after(exc.headers.get("Retry-After")), permanent=exc.code == 410,
-            )
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            return Result(False, None, f"{self.describe()}: {reason}")
+            reply = netguard.post(self.config.url, body, headers, timeout=self.config.timeout.total_seconds(),
+                                  allow_private=self.config.allow_private_targets)
+        except netguard.Refused as exc:
+            return Result(False, None, f"{self.describe()}: {exc}", permanent=True)
+        except OSError as exc:
+            return Result(False, None, f"{self.describe()}: {exc}")
+        if 200 <= reply.status < 300:
+            return Result(True, reply.status)
+        moved = f" (redirect to {reply.headers.get('Location')} not followed)" if 300 <= reply.status < 400 else ""
+        return Result(
+            False, reply.status, f"HTTP {reply.status} from {self.describe()}{moved}",
+            retry_after=_retry_after(reply.headers.get("Retry-After")), permanent=reply.status == 410,
+        )
 
 
 class EmailChannel:

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from pydantic_core import PydanticCustomError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from crawler.configfile import read_mapping, validate
-from crawler.sources import Duration
+from crawler.netguard import Refused, check_url
+from crawler.sources import Duration, PrivateTargets
 
 Event = Literal["new", "changed"]
 
@@ -28,6 +30,10 @@ class Webhook(_Strict):
     url: str = Field(description="Where the JSON is POSTed (http or https).")
     secret: str = Field(min_length=8, description="Signing secret (Standard Webhooks); use ${ENV_VAR}.")
     timeout: Duration = Field(timedelta(seconds=10), description="Give up on one delivery attempt after this long.")
+    allow_private_targets: PrivateTargets = Field(
+        False, description="Allow a receiver on a loopback or private address: true, or a list of addresses/CIDRs "
+        "with an optional :PORT (refused by default: SSRF)."
+    )
 
     @field_validator("url")
     @classmethod
@@ -36,6 +42,22 @@ class Webhook(_Strict):
             raise ValueError(f"{url!r} is not an http(s) URL")
         return url
 
+    @model_validator(mode="after")
+    def _public(self) -> Webhook:
+        _refuse_private(self.url, self.allow_private_targets, "url")
+        return self
+
+
+# Apprise schemes whose URL names a host we POST to (the others name a fixed public service).
+_HOST_SCHEMES = {"json", "jsons", "xml", "xmls", "form", "forms", "apprise", "apprises", "ntfy", "ntfys", "gotify", "gotifys"}
+
+
+def _refuse_private(url: str, allow: bool, field: str) -> None:
+    try:
+        check_url(url, allow_private=allow, what="webhook")
+    except Refused as exc:
+        raise PydanticCustomError("refused", "{message}", {"field": field, "message": str(exc)}) from None
+
 
 class Channel(_Strict):
     """One destination: an Apprise URL (mailto://, dingtalk://, wecombot://, feishu://, tgram://, slack://,
@@ -43,6 +65,9 @@ class Channel(_Strict):
 
     url: str | None = Field(None, description="Apprise URL; mailto:// and mailtos:// are sent by our own SMTP client.")
     webhook: Webhook | None = None
+    allow_private_targets: PrivateTargets = Field(
+        False, description="For json://, xml://, form:// and similar URLs: allow a loopback or private host."
+    )
 
     @model_validator(mode="after")
     def _one(self) -> Channel:
@@ -50,6 +75,9 @@ class Channel(_Strict):
             raise ValueError("give either url or webhook")
         if self.url is not None and "://" not in self.url:
             raise ValueError(f"{self.url!r} is not a channel URL (e.g. mailto://user:pass@smtp.example.com?to=a@b.cn)")
+        scheme = (self.url or "").split("://", 1)[0].lower()
+        if scheme in _HOST_SCHEMES:
+            _refuse_private("http" + self.url[len(scheme):], self.allow_private_targets, "url")  # type: ignore[index]
         return self
 
     @property

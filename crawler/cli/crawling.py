@@ -32,13 +32,15 @@ def _print_runs(runs: list[dict[str, Any]]) -> bool:
 
 @cli.command()
 @click.argument("sources", nargs=-1)
+@click.option("--force", is_flag=True, help="Crawl sources that are backing off too (e.g. after a 429 with Retry-After).")
 @click.pass_obj
-def crawl(env: Env, sources: tuple[str, ...]) -> None:
+def crawl(env: Env, sources: tuple[str, ...], force: bool) -> None:
     """Crawl SOURCES once (default: every enabled source), then exit.
 
     Only new list pages and unknown article pages are fetched; a second run
-    right after the first fetches (almost) nothing. Exit status 1 if a source
-    had errors (see `crawler runs --errors`).
+    right after the first fetches (almost) nothing. A source whose portal
+    asked us to wait (429/503 with Retry-After) is skipped until then unless
+    --force. Exit status 1 if a source had errors (see `crawler runs --errors`).
 
     Example: crawler crawl iqilu-zaozhuang
     """
@@ -50,6 +52,10 @@ def crawl(env: Env, sources: tuple[str, ...]) -> None:
     if not chosen:
         raise click.ClickException(f"no enabled sources in {env.config}/sources")
     _alerts(env)  # a broken alerts.yaml stops here, before anything is stored without its alerts
+    if not force:
+        chosen = _not_backing_off(env, chosen)
+        if not chosen:
+            return
     click.echo(f"crawling {len(chosen)} source(s) into {env.db}: {', '.join(s.source.name for s in chosen)}", err=True)
     runs = crawl_sources(chosen, env.db, env.config, verbose=env.verbose)
     if not _print_runs(runs) or len(runs) < len(chosen):
@@ -57,6 +63,24 @@ def crawl(env: Env, sources: tuple[str, ...]) -> None:
         if missing:
             click.echo(f"did not run: {', '.join(sorted(missing))} (see the log above)", err=True)
         sys.exit(1)
+
+
+def _not_backing_off(env: Env, chosen: list) -> list:
+    from datetime import datetime, timezone
+
+    if not env.db.exists():
+        return chosen
+    with _store(env) as store:
+        states = store.schedule_state()
+    now = datetime.now(timezone.utc)
+    kept = []
+    for loaded in chosen:
+        until = (states.get(loaded.source.name) or {}).get("backoff_until")
+        if until and datetime.fromisoformat(until) > now:
+            click.echo(f"{loaded.source.name}: skipped, backing off until {until} (crawler status; --force to crawl anyway)", err=True)
+        else:
+            kept.append(loaded)
+    return kept
 
 
 @cli.command()

@@ -143,8 +143,9 @@ def _print_trial(trial) -> None:
 @click.option("--name", help="Source name (default: from the host name).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here (default: CONFIG/sources/NAME.yaml).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option("--allow-private", is_flag=True, help="The portal is on a loopback or private address (refused by default).")
 @click.pass_obj
-def sources_new(env: Env, url: str, name: str | None, output: Path | None, force: bool) -> None:
+def sources_new(env: Env, url: str, name: str | None, output: Path | None, force: bool, allow_private: bool) -> None:
     """Write a starter source file for the list page at URL, with detected selectors.
 
     Reads the page once, finds the article links, the element holding them
@@ -155,6 +156,7 @@ def sources_new(env: Env, url: str, name: str | None, output: Path | None, force
     """
     from urllib.parse import urlsplit
 
+    from crawler.netguard import Refused
     from crawler.trial import starter_yaml
 
     host = urlsplit(url).hostname or ""
@@ -165,9 +167,11 @@ def sources_new(env: Env, url: str, name: str | None, output: Path | None, force
     if target.exists() and not force:
         raise click.ClickException(f"{target} exists (use --force to overwrite, or -o another file)")
     try:
-        text, notes = starter_yaml(url, name)
+        text, notes = starter_yaml(url, name, allow_private=allow_private)
+    except Refused as exc:
+        raise click.ClickException(f"{exc} (for `crawler sources new`: --allow-private)") from None
     except OSError as exc:
-        raise click.ClickException(f"{url}: {exc}") from None
+        raise click.ClickException(f"{url}: {getattr(exc, 'reason', exc)}") from None
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
     for note in notes:
@@ -181,10 +185,11 @@ def sources_new(env: Env, url: str, name: str | None, output: Path | None, force
 @cli.command()
 @click.argument("file_or_url")
 @click.option("--url", help="The page's URL, for a saved file (dates and links are read from it).")
-@click.option("--source", "source_name", help="Apply this source's cleanup rules and encoding.")
+@click.option("--source", "source_name", help="Apply this source's cleanup rules, encoding and address policy.")
+@click.option("--allow-private", is_flag=True, help="Allow a loopback or private address (refused by default).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def extract(env: Env, file_or_url: str, url: str | None, source_name: str | None, as_json: bool) -> None:
+def extract(env: Env, file_or_url: str, url: str | None, source_name: str | None, allow_private: bool, as_json: bool) -> None:
     """Run extraction on one saved page or URL and print the article.
 
     Nothing is stored. Use it to see what a page will give before a source goes live.
@@ -193,20 +198,24 @@ def extract(env: Env, file_or_url: str, url: str | None, source_name: str | None
     """
     from crawler.extract import extract as run_extract
     from crawler.fetch import decode_html, fetch_page
+    from crawler.netguard import Refused
     from crawler.sources import Cleanup
 
     cleanup, encoding = Cleanup(), None
     if source_name:
         loaded = env.sources((source_name,))[0].source
         cleanup, encoding = loaded.cleanup, loaded.request.encoding
+        allow_private = allow_private or loaded.request.allow_private_targets
     try:
         if file_or_url.startswith(("http://", "https://")):
-            html, page_url = fetch_page(file_or_url, encoding=encoding), url or file_or_url
+            html, page_url = fetch_page(file_or_url, encoding=encoding, allow_private=allow_private), url or file_or_url
         else:
             html, page_url = decode_html(Path(file_or_url).read_bytes(), encoding=encoding), url or Path(file_or_url).resolve().as_uri()
         article = run_extract(html, page_url, cleanup)
+    except Refused as exc:
+        raise click.ClickException(f"{exc} (for `crawler extract`: --allow-private)") from None
     except OSError as exc:
-        raise click.ClickException(f"{file_or_url}: {exc}") from None
+        raise click.ClickException(f"{file_or_url}: {getattr(exc, 'reason', exc)}") from None
     except Exception as exc:  # ExtractionError and friends: say it plainly
         raise click.ClickException(f"{file_or_url}: {exc}") from None
     if as_json:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -44,6 +46,8 @@ class Fault:
     charset: str | None = None  # declare this charset in the header whatever the bytes are
     body: bytes | None = None  # serve these bytes instead (e.g. a maintenance page)
     headers: dict[str, str] = field(default_factory=dict)
+    reset: bool = False  # close the connection (RST) without an answer
+    trickle: float = 0.0  # seconds between 64-byte pieces of the body
     times: int | None = None
 
 
@@ -57,6 +61,8 @@ class LoggedRequest:
     if_modified_since: str | None
     user_agent: str | None
     at: float
+    cookie: str | None = None
+    authorization: str | None = None
 
 
 @dataclass
@@ -294,6 +300,11 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.simulator._take_fault(self.portal, path)
         if fault and fault.delay:
             time.sleep(fault.delay)
+        if fault and fault.reset:
+            self._log(0)
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
         status, html, etag, modified = self.simulator.render(self.portal, path)
         encoding = self.simulator._portals[self.portal].encoding
         headers: dict[str, str] = {}
@@ -332,8 +343,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
-        if status != 304:
-            self.wfile.write(body)
+        if status == 304:
+            return
+        if fault and fault.trickle:
+            for start in range(0, len(body), 64):
+                self.wfile.write(body[start : start + 64])
+                self.wfile.flush()
+                time.sleep(fault.trickle)
+            return
+        self.wfile.write(body)
 
     def _not_modified(self, etag: str | None, modified: datetime | None) -> bool:
         inm = self.headers.get("If-None-Match")
@@ -358,5 +376,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if_modified_since=self.headers.get("If-Modified-Since"),
                 user_agent=self.headers.get("User-Agent"),
                 at=time.time(),
+                cookie=self.headers.get("Cookie"),
+                authorization=self.headers.get("Authorization"),
             )
         )

@@ -1,6 +1,6 @@
 """Soak: the real daemon polls the simulator for hundreds of cycles while faults are injected at random.
 
-    python -m bench.soak [--cycles 300] [--minutes 25] [--articles 30] [--seed 7]
+    python -m bench.soak [--cycles 200] [--minutes 30] [--articles 30] [--seed 7]
 
 The daemon (`crawler run`, every source every second) crawls three simulated portals and sends
 every new or changed article to a webhook receiver on loopback. Meanwhile a driver, at random:
@@ -198,8 +198,8 @@ def _check(sim: Simulator, db: Path, receiver: WebhookReceiver, driver: Driver) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cycles", type=int, default=300, help="poll cycles (every source crawled once) with faults")
-    parser.add_argument("--minutes", type=float, default=25, help="stop injecting after this long even if fewer cycles ran")
+    parser.add_argument("--cycles", type=int, default=200, help="poll cycles (every source crawled once) with faults")
+    parser.add_argument("--minutes", type=float, default=30, help="stop injecting after this long even if fewer cycles ran")
     parser.add_argument("--articles", type=int, default=30, help="articles per simulated portal at the start")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
@@ -235,20 +235,23 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(rng.uniform(0.2, 1.0))
                 fault_cycles = _cycles(db)
                 rss.setdefault(int(fault_cycles), _rss_kb(daemon.pid))
-                # Settle: no more faults; every list changes twice, more than recheck_after apart.
+                # Settle: no more faults; every list changes twice, more than recheck_after apart, and each
+                # source must finish a clean crawl after each change (a source may still be backing off).
                 sim.clear_faults()
                 receiver.script.clear()
+                settle_deadline = time.monotonic() + 600
                 for _ in range(2):
                     time.sleep(6)
+                    since = _query(db, "SELECT strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')")[0][0]
                     for portal in PORTALS:
                         sim.publish(portal)
-                    mark = _cycles(db) + 3
-                    while _cycles(db) < mark:
-                        time.sleep(0.5)
-                settle_until = time.monotonic() + 90
-                while time.monotonic() < settle_until:
-                    pending = _query(db, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")[0][0]
-                    if pending == 0:
+                    while time.monotonic() < settle_deadline:
+                        clean = _query(db, "SELECT COUNT(DISTINCT source) FROM crawl_runs WHERE status = 'ok' AND started_at > ?", (since,))
+                        if clean[0][0] == len(SOURCES):
+                            break
+                        time.sleep(1)
+                while time.monotonic() < settle_deadline:
+                    if _query(db, "SELECT COUNT(*) FROM outbox WHERE status = 'pending'")[0][0] == 0:
                         break
                     time.sleep(1)
             finally:

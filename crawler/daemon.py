@@ -303,6 +303,8 @@ class Daemon:
         try:
             code = proc.wait(timeout=self.options.crawl_timeout)
             error = None if code == 0 else f"crawl exited with status {code}"
+            if code == 1 and self._portal_answered(name, started):
+                error = None  # some pages failed, the portal is up: no back-off (they are fetched again next poll)
         except subprocess.TimeoutExpired:
             self._terminate(proc)
             code, error = -1, f"crawl timed out after {self.options.crawl_timeout:.0f}s"
@@ -312,6 +314,14 @@ class Daemon:
                 self._children.pop(name, None)
         self._record(name, started, error)
         self.deliver()
+
+    def _portal_answered(self, name: str, started: datetime) -> bool:
+        """Did the last crawl of ``name`` get any page (200 or 304) from the portal?"""
+        with Store(self.db_path) as store:
+            runs = store.runs(source=name, limit=1)
+        if not runs or runs[0]["started_at"] < started.isoformat(timespec="seconds"):
+            return False
+        return (runs[0]["pages_fetched"] or 0) + (runs[0]["not_modified"] or 0) > 0
 
     def _record(self, name: str, started: datetime, error: str | None) -> None:
         with Store(self.db_path) as store:

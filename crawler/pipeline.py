@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -26,6 +27,7 @@ from crawler.dedupe import Fingerprint, band_keys, make_matcher, unified_diff
 from crawler.errors import ExtractionError
 from crawler.models import Article, FetchedPage
 from crawler.normalize import canonical_url, url_key
+from crawler.poolguard import die_with_parent
 from storage import StorageFull
 
 log = logging.getLogger(__name__)
@@ -70,8 +72,10 @@ class StorePipeline:
             return analyse(page.html, page.url, cleanup)
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")  # no fork of a threaded reactor
-            context.set_forkserver_preload(["crawler.analysis"])  # extraction only: no Scrapy in the workers
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            # Extraction only, no Scrapy in the workers; the fork server and workers die with this crawl.
+            context.set_forkserver_preload(["crawler.poolguard", "crawler.analysis"])
+            os.environ["CRAWLER_POOL_PROCESS"] = "1"  # read by crawler.poolguard in the fork server
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=die_with_parent)
         return await asyncio.wrap_future(self._pool.submit(analyse, page.html, page.url, cleanup))
 
     def close_spider(self) -> None:

@@ -235,6 +235,7 @@ delivery: {{backoff: 0s}}
     ids = [c["headers"]["webhook-id"] for c in delivered]
     assert len(ids) == len(set(ids)) == 13  # every alert once, none twice
     assert daemon.query("SELECT COUNT(*), COUNT(DISTINCT key) FROM outbox") == [(13, 13)]
+    assert daemon.query("PRAGMA integrity_check") == [("ok",)]
     assert daemon.query("SELECT status, COUNT(*) FROM outbox GROUP BY status") == [("sent", 13)]
     spam_article = next(a for a in sim.articles("iqilu") if a.spam)
     assert spam_article.title not in titles()

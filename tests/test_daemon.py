@@ -15,6 +15,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -152,6 +154,7 @@ def test_kill_9_mid_crawl_loses_and_duplicates_nothing(sim: Simulator, daemon: D
         time.sleep(0.3 * round_)
         assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
         time.sleep(0.5)  # the crawl child dies with the daemon (PR_SET_PDEATHSIG)
+        assert daemon.query("PRAGMA integrity_check") == [("ok",)]
     assert daemon.count() < 36, "the kills came too late to cut a crawl off"
     sim.clear_faults()
     daemon.start()
@@ -212,3 +215,68 @@ def test_a_failing_source_backs_off_and_logs_json(sim: Simulator, daemon: Daemon
     records = [json.loads(line) for line in lines]
     assert any(r["logger"] == "crawler.daemon" and "backing off" in r["message"] for r in records)
     assert any(r["logger"] == "spiders.listing" and "http_503" in r["message"] for r in records)
+
+
+def test_retry_after_keeps_the_daemon_away_and_partial_errors_do_not_back_off(
+    sim: Simulator, daemon: Daemon, sim_config: Path
+) -> None:
+    """A 429 with Retry-After: 3600 on one portal: polled once, then skipped by the daemon's schedule.
+    A portal where one article page fails keeps being polled at its interval (no back-off)."""
+    (sim_config / "sources" / "sim-credit.yaml").unlink()
+    sim.set_fault("dzwww", "/zzxw/index.htm", Fault(status=429, headers={"Retry-After": "3600"}))
+    broken = sim.articles("iqilu")[0]
+    sim.set_fault("iqilu", urlsplit(sim.article_url("iqilu", broken)).path, Fault(status=500))
+    daemon.start()
+    runs = "SELECT COUNT(*) FROM crawl_runs WHERE source = 'sim-iqilu' AND status = 'errors'"
+    wait_for(lambda: (daemon.query(runs) or [(0,)])[0][0] >= 4, 60, "four crawls of the portal with a broken article")
+    assert len(sim.requests("dzwww", "/zzxw/index.htm")) == 1  # asked once; the pause holds
+    (failures, backoff), = daemon.query("SELECT failures, backoff_until FROM schedule_state WHERE source = 'sim-iqilu'")
+    assert failures == 0 and backoff is None
+    (backoff,), = daemon.query("SELECT backoff_until FROM schedule_state WHERE source = 'sim-dzwww'")
+    assert backoff > datetime.now(timezone.utc).isoformat(timespec="seconds")
+    assert daemon.stop() == 0
+    assert "sim-dzwww: backing off until" in daemon.output()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_killed_crawl_leaves_no_extraction_processes(sim: Simulator, sim_config: Path, tmp_path: Path) -> None:
+    """kill -9 of a crawl (what the daemon's timeout and a dying daemon do) takes its fork server and
+    pool workers along; they used to stay behind as orphans, one set per killed crawl."""
+    for article in sim.articles("iqilu"):
+        sim.set_fault("iqilu", urlsplit(sim.article_url("iqilu", article)).path, Fault(delay=0.5))
+    crawl = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "--config", str(sim_config), "--db", str(tmp_path / "c.db"), "crawl", "sim-iqilu"],
+        cwd=ROOT, env={**os.environ, **sim.env(), "CRAWLER_EXTRACT_WORKERS": "2"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        def pool() -> list[int]:
+            servers = [pid for pid in _children(crawl.pid) if b"forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            return servers + [w for s in servers for w in _children(s)]
+
+        wait_for(lambda: len(pool()) >= 3, 60, "the fork server and two workers")
+        processes = pool()
+        crawl.kill()
+        crawl.wait()
+        wait_for(lambda: not any(_alive(pid) for pid in processes), 10, "the pool to die with its crawl")
+    finally:
+        if crawl.poll() is None:
+            crawl.kill()

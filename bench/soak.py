@@ -41,7 +41,6 @@ from urllib.parse import urlsplit
 
 from bench.common import ROOT, append_result
 from crawler.simulator import PORTALS, Fault, Simulator
-from crawler.simulator.content import SimArticle
 from tests.alert_servers import WebhookReceiver
 
 SOURCES = {"credit": "sim-credit", "dzwww": "sim-dzwww", "iqilu": "sim-iqilu"}

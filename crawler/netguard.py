@@ -19,6 +19,8 @@ import http.client
 import ipaddress
 import socket
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 SCHEMES = ("http", "https")
@@ -131,6 +133,20 @@ def resolve_public(host: str, port: int, *, allow_private: Allow, what: str, url
         if not allows(allow_private, address, port):
             raise Refused(private_message(what, url, address))
     return addresses[0]
+
+
+def retry_after_seconds(value: str | bytes | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        return max(0.0, (parsedate_to_datetime(text) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None
 
 
 # -- outgoing POSTs (webhooks) -------------------------------------------------------------------

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
@@ -25,7 +24,7 @@ from scrapy.http import Request, Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 
-from crawler.netguard import SCHEMES, Allow, allows, default_port, literal_address, private_message
+from crawler.netguard import SCHEMES, Allow, allows, default_port, literal_address, private_message, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -76,20 +75,6 @@ class NetworkGuard:
         if not allows(allow, address, parts.port or default_port(parts.scheme)):
             raise Blocked("blocked_address", private_message("request", request.url, address).replace(
                 "set allow_private_targets", "set request.allow_private_targets in the source config"))
-
-
-def retry_after_seconds(value: str | bytes | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent or unreadable."""
-    if not value:
-        return None
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    text = text.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        return max(0.0, (parsedate_to_datetime(text) - datetime.now(timezone.utc)).total_seconds())
-    except (TypeError, ValueError):
-        return None
 
 
 class RetryAfter:

@@ -413,7 +413,7 @@ def test_disk_full_fails_cleanly_and_the_database_survives(sim: Simulator, sim_c
 
 
 def test_retry_after_parsing() -> None:
-    from spiders.middlewares import retry_after_seconds
+    from crawler.netguard import retry_after_seconds
 
     assert retry_after_seconds("120") == 120
     soon = (datetime.now(timezone.utc) + timedelta(seconds=90)).strftime("%a, %d %b %Y %H:%M:%S GMT")

@@ -20,7 +20,7 @@ import ssl
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parsedate_to_datetime
+from email.utils import format_datetime, formataddr
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -46,17 +46,6 @@ def sign(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
     key = base64.b64decode(secret[6:]) if secret.startswith("whsec_") else secret.encode()
     digest = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value)
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
-    except (TypeError, ValueError):
-        return None
 
 
 class WebhookChannel:
@@ -90,7 +79,7 @@ class WebhookChannel:
         moved = f" (redirect to {reply.headers.get('Location')} not followed)" if 300 <= reply.status < 400 else ""
         return Result(
             False, reply.status, f"HTTP {reply.status} from {self.describe()}{moved}",
-            retry_after=_retry_after(reply.headers.get("Retry-After")), permanent=reply.status == 410,
+            retry_after=netguard.retry_after_seconds(reply.headers.get("Retry-After")), permanent=reply.status == 410,
         )
 
 

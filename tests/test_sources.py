@@ -43,6 +43,7 @@ linkz: {css: a}
 links:
   css: "a["
   alow: ['x']
+  deny: ['(unclosed']
 pagination:
   pattern: index.html
 schedule:
@@ -59,19 +60,25 @@ def test_broken_source_gives_file_field_message_lines(tmp_path: Path) -> None:
     sources.mkdir()
     broken = sources / "broken.yaml"
     broken.write_text(BROKEN, encoding="utf-8")
+    (sources / "a-first.yaml").write_text("name: twin\ntitle: A\nstart_urls: [http://a.example/]\n", encoding="utf-8")
+    twin = sources / "b-twin.yaml"
+    twin.write_text("name: twin\ntitle: B\nstart_urls: [http://b.example/]\n", encoding="utf-8")
     result = _check(tmp_path)
     assert result.returncode == 1
     lines = result.stdout.strip().splitlines()
+    assert f"{twin}: name: 'twin' is already used by {sources / 'a-first.yaml'}" in lines
+    lines = [line for line in lines if not line.startswith(str(twin)) and "a-first.yaml: ok" not in line and "a-first" not in line]
     assert all(line.startswith(f"{broken}: ") for line in lines), lines
     fields = {line.split(": ")[1] for line in lines}
     assert {
         "start_urls", "linkz", "links.css", "links.alow", "schedule.cron", "request.encoding",
-        "request.delay", "request.user_agent",
+        "request.delay", "request.user_agent", "links.deny.0",
     } <= fields
     text = result.stdout
     assert "did you mean 'links'" in text and "did you mean 'allow'" in text
     assert "environment variable NO_SUCH_VARIABLE_HERE is not set" in text
     assert "'ftp://example.com/list' is not an http(s) URL" in text
+    assert "invalid regular expression '(unclosed'" in text
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:

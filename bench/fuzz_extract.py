@@ -24,6 +24,7 @@ import traceback
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.common import append_result
 from crawler.analysis import analyse
 from crawler.errors import ExtractionError
 from crawler.sources import Cleanup
@@ -111,12 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     except _Done:
         pass
     elapsed = time.monotonic() - started
-    print(f"fuzzed {tally.pages} documents in {elapsed:.0f} s: {tally.extracted} gave an article, "
-          f"{tally.no_article} raised ExtractionError (no article), {len(tally.crashes)} failures")
-    print("slowest: " + ", ".join(f"{ms:.0f} ms ({size / 1024:.0f} KB)" for ms, size in tally.slowest))
+    lines = [
+        f"Fuzzed {tally.pages} generated documents in {elapsed:.0f} s through `crawler.analysis.analyse`: "
+        f"{tally.extracted} gave an article, {tally.no_article} raised ExtractionError (no article), "
+        f"**{len(tally.crashes)} failures** (crashes, or pages over {args.max_ms:.0f} ms).",
+        "",
+        "Slowest pages: " + ", ".join(f"{ms:.0f} ms ({size / 1024:.0f} KB)" for ms, size in tally.slowest) + ".",
+    ]
     for sample, error in tally.crashes[:5]:
-        print("--- failure on", repr(sample))
-        print(error)
+        lines += ["", f"Failure on `{sample[:120]!r}`:", "", "```", error.strip(), "```"]
+    append_result("Extractor fuzzing (bench.fuzz_extract)", lines, "bench.fuzz_extract")
     return 1 if tally.crashes else 0
 
 

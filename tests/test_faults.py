@@ -315,6 +315,8 @@ def test_webhook_targets_are_checked_at_load_and_redirects_not_followed(sim: Sim
         alerts.write_text(
             f"channels:\n  hook: {{webhook: {{url: '{receiver.url}', secret: 'sekrit-123', allow_private_targets: ['127.0.0.1:{port}']}}}}\n"
             "subscriptions:\n  - {name: all, channels: [hook]}\n", encoding="utf-8")
+        warned = cli("alerts", "check")
+        assert f"warning: {alerts}: channels.hook.webhook.secret: a secret written in the file" in warned.stderr
         receiver.location = other.url
         cli("crawl", "sim-iqilu")
         cli("alerts", "send", check=False)
@@ -343,6 +345,7 @@ def test_secrets_stay_out_of_logs_status_payloads_and_the_database(sim: Simulato
         cli.env.update(HOOK_SECRET=secret, BOT_TOKEN=token, CRAWLER_LOG_FORMAT="json")
         outputs = [cli("-v", "crawl", "sim-iqilu"), cli("-v", "alerts", "send"), cli("status"), cli("status", "--json"),
                    cli("alerts", "check"), cli("alerts", "test", check=False), cli("runs", "--errors")]
+        assert "warning" not in outputs[4].stderr  # both secrets come from the environment
         assert len(receiver.calls) >= 2  # both channels really delivered
         text = "".join(o.stdout + o.stderr for o in outputs)
         assert secret not in text and token not in text

@@ -169,6 +169,27 @@ def alerts_file(config_dir: Path) -> Path:
     return Path(os.environ.get("CRAWLER_ALERTS_FILE") or Path(config_dir) / "alerts.yaml")
 
 
+def literal_secrets(config_dir: Path) -> list[str]:
+    """``field: advice`` for each secret written into alerts.yaml instead of taken from ``${ENV}``."""
+    path = alerts_file(config_dir)
+    if not path.exists():
+        return []
+    found = []
+    for name, channel in (read_mapping(path).get("channels") or {}).items():
+        if not isinstance(channel, dict):
+            continue
+        webhook = channel.get("webhook") if isinstance(channel.get("webhook"), dict) else {}
+        secret = webhook.get("secret")
+        if isinstance(secret, str) and "${" not in secret:
+            found.append(f"channels.{name}.webhook.secret")
+        url = channel.get("url")
+        if isinstance(url, str) and "://" in url:
+            userinfo = url.split("://", 1)[1].split("/", 1)[0].rpartition("@")[0]
+            if ":" in userinfo and "${" not in userinfo.split(":", 1)[1]:
+                found.append(f"channels.{name}.url")
+    return [f"{field}: a secret written in the file; put it in the environment and write ${{VAR}} here" for field in found]
+
+
 def load_alerts(config_dir: Path) -> AlertsConfig:
     """The alerts config; an absent file means no alerts. Raises ConfigError listing every problem."""
     path = alerts_file(config_dir)

@@ -23,10 +23,12 @@ def alerts_group() -> None:
 @click.pass_obj
 def alerts_check(env: Env) -> None:
     """Validate CONFIG/alerts.yaml (FILE: field: message; exit 2 on problems)."""
-    from crawler.alerts.config import alerts_file
+    from crawler.alerts.config import alerts_file, literal_secrets
     from crawler.alerts.dispatch import Dispatcher
 
     config = _alerts(env)
+    for warning in literal_secrets(env.config):
+        click.echo(f"warning: {alerts_file(env.config)}: {warning}", err=True)
     try:
         Dispatcher(config, env.config)
     except ValueError as exc:

@@ -27,12 +27,13 @@ def _bad(text: str) -> int:
     return text.count("\ufffd")
 
 
-def better_encoding(body: bytes, declared: str) -> str | None:
+def better_encoding(body: bytes, declared: str, text: str | None = None) -> str | None:
     """A charset that decodes ``body`` correctly when ``declared`` does not, else None.
 
     Two mistakes are common on Chinese portals: GBK bytes labelled UTF-8 (many U+FFFD
     after decoding) and UTF-8 bytes labelled GBK (no U+FFFD, but mojibake; valid UTF-8
-    with non-ASCII bytes is almost never GBK text).
+    with non-ASCII bytes is almost never GBK text). ``text``: the body already decoded with
+    ``declared``, if the caller has it (saves decoding the page twice).
     """
     declared_codec = resolve_encoding(declared) or declared
     is_utf8 = declared_codec.replace("_", "-") in ("utf-8", "utf8")
@@ -42,7 +43,8 @@ def better_encoding(body: bytes, declared: str) -> str | None:
             return "utf-8"
         except UnicodeDecodeError:
             pass
-    text = body.decode(declared_codec, errors="replace")
+    if text is None:
+        text = body.decode(declared_codec, errors="replace")
     bad = _bad(text)
     if bad < 4 or bad < len(text) * 0.0005:
         return None

@@ -7,15 +7,13 @@ host resolved and refused if it is loopback/private/link-local (unless allowed),
 
 from __future__ import annotations
 
-import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from w3lib.encoding import html_to_unicode
 
 from crawler.charset import better_encoding
-from crawler.netguard import Refused, check_url, resolve_public
+from crawler.netguard import Allow, Refused, resolve_url
 from crawler.sources import DEFAULT_USER_AGENT
 
 MAX_BYTES = 16 * 1024 * 1024
@@ -27,7 +25,7 @@ def decode_html(body: bytes, content_type: str | None = None, encoding: str | No
     if encoding:
         return body.decode(encoding, errors="replace")
     used, text = html_to_unicode(content_type, body)
-    better = better_encoding(body, used)
+    better = better_encoding(body, used, text)
     return body.decode(better, errors="replace") if better else text
 
 
@@ -41,25 +39,18 @@ class Page:
 class _Guarded(urllib.request.HTTPRedirectHandler):
     max_redirections = MAX_REDIRECTS
 
-    def __init__(self, allow_private: bool):
+    def __init__(self, allow_private: Allow):
         self.allow_private = allow_private
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 - urllib's signature
-        _check(newurl, self.allow_private, "redirect to")
+        resolve_url(newurl, allow_private=self.allow_private, what="redirect to")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _check(url: str, allow_private: bool, what: str) -> None:
-    check_url(url, allow_private=allow_private, what=what)
-    parts = urlsplit(url)
-    resolve_public(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80),
-                   allow_private=allow_private, what=what, url=url)
-
-
 def get(url: str, *, encoding: str | None = None, timeout: float = 30, user_agent: str = DEFAULT_USER_AGENT,
-        allow_private: bool = False) -> Page:
+        allow_private: Allow = False) -> Page:
     """GET one page; raises Refused for a forbidden target, urllib/OS errors for the rest."""
-    _check(url, allow_private, "URL")
+    resolve_url(url, allow_private=allow_private, what="URL")
     opener = urllib.request.build_opener(_Guarded(allow_private))
     request = urllib.request.Request(url, headers={"User-Agent": user_agent})
     with opener.open(request, timeout=timeout) as answer:
@@ -69,7 +60,7 @@ def get(url: str, *, encoding: str | None = None, timeout: float = 30, user_agen
         return Page(answer.geturl(), answer.status, decode_html(body, answer.headers.get("Content-Type"), encoding))
 
 
-def fetch_page(url: str, encoding: str | None = None, timeout: float = 30, allow_private: bool = False) -> str:
+def fetch_page(url: str, encoding: str | None = None, timeout: float = 30, allow_private: Allow = False) -> str:
     return get(url, encoding=encoding, timeout=timeout, allow_private=allow_private).text
 
 

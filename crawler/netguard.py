@@ -24,6 +24,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 SCHEMES = ("http", "https")
+SETTING = "allow_private_targets"  # the config key named in refusals
 _LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 
 
@@ -96,7 +97,7 @@ def literal_address(host: str) -> str | None:
         return None
 
 
-def check_url(url: str, *, allow_private: Allow = False, what: str = "URL") -> None:
+def check_url(url: str, *, allow_private: Allow = False, what: str = "URL", setting: str = SETTING) -> None:
     """Refuse a URL by its scheme or by a host that is written as (or named as) a non-public address.
 
     Host names are not resolved here (that happens when connecting); ``localhost`` is.
@@ -113,26 +114,31 @@ def check_url(url: str, *, allow_private: Allow = False, what: str = "URL") -> N
     if host in _LOCAL_NAMES or host.endswith(".localhost"):
         address = "127.0.0.1"
     if address is not None and not allows(allow_private, address, parts.port or default_port(parts.scheme)):
-        raise Refused(private_message(what, url, address))
+        raise Refused(private_message(what, url, address, setting))
 
 
-def private_message(what: str, url: str, address: str) -> str:
+def private_message(what: str, url: str, address: str, setting: str = SETTING) -> str:
     return (
         f"{what} {url!r} points at {address}, a loopback, private or link-local address; "
-        "set allow_private_targets (true, or a list of addresses) if this target is meant to be internal"
+        f"set {setting} (true, or a list of addresses) if this target is meant to be internal"
     )
 
 
-def resolve_public(host: str, port: int, *, allow_private: Allow, what: str, url: str) -> str:
-    """Resolve ``host`` once and return an address to connect to; refuse non-public ones."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    addresses = [info[4][0] for info in infos]
+def resolve_url(url: str, *, allow_private: Allow, what: str) -> tuple[str, int, str]:
+    """Check ``url``, resolve its host once and return (host, port, address to connect to).
+
+    Raises Refused for a forbidden scheme or a non-public address (any of the host's addresses).
+    """
+    check_url(url, allow_private=allow_private, what=what)
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or default_port(parts.scheme)
+    addresses = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
     if not addresses:
         raise OSError(f"{host}: no address")
     for address in addresses:
         if not allows(allow_private, address, port):
             raise Refused(private_message(what, url, address))
-    return addresses[0]
+    return host, port, addresses[0]
 
 
 def retry_after_seconds(value: str | bytes | None) -> float | None:
@@ -181,12 +187,9 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, allo
 
     Raises Refused for a forbidden target and OSError for network failures.
     """
-    check_url(url, allow_private=allow_private, what="webhook")
+    host, port, address = resolve_url(url, allow_private=allow_private, what="webhook")
     parts = urlsplit(url)
-    https = parts.scheme.lower() == "https"
-    port = parts.port or default_port(parts.scheme)
-    address = resolve_public(parts.hostname or "", port, allow_private=allow_private, what="webhook", url=url)
-    connection = (_PinnedHTTPS if https else _PinnedHTTP)(parts.hostname or "", port, address, timeout)
+    connection = (_PinnedHTTPS if parts.scheme.lower() == "https" else _PinnedHTTP)(host, port, address, timeout)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         connection.request("POST", path, body=body, headers=headers)

@@ -211,10 +211,10 @@ class Source(_Strict):
     def _public_targets(self) -> Source:
         for index, url in enumerate(self.start_urls):
             try:
-                check_url(url, allow_private=self.request.allow_private_targets, what="start URL")
+                check_url(url, allow_private=self.request.allow_private_targets, what="start URL",
+                          setting="request.allow_private_targets")
             except Refused as exc:
-                message = str(exc).replace("set allow_private_targets", "set request.allow_private_targets")
-                raise PydanticCustomError("refused", "{message}", {"field": f"start_urls.{index}", "message": message}) from None
+                raise PydanticCustomError("refused", "{message}", {"field": f"start_urls.{index}", "message": str(exc)}) from None
         return self
 
 

@@ -211,7 +211,7 @@ class ListingSpider(scrapy.Spider):
         forced = self.source.request.encoding
         if forced:
             return response.replace(encoding=forced)
-        better = better_encoding(response.body, response.encoding)
+        better = better_encoding(response.body, response.encoding, response.text)
         if better is not None:
             log.info("%s: %s declares %s but is %s; decoded as %s", self.source.name, response.url, response.encoding, better, better)
             self.crawler.stats.inc_value(STAT("charset_repaired"))

@@ -44,14 +44,16 @@ def _allow(spider: Any) -> Allow:
     return source.request.allow_private_targets if source is not None else False
 
 
-class NetworkGuard:
+class _WithCrawler:
     def __init__(self, crawler: Any):
         self.crawler = crawler
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> NetworkGuard:
+    def from_crawler(cls, crawler: Any) -> Any:
         return cls(crawler)
 
+
+class NetworkGuard(_WithCrawler):
     async def process_request(self, request: Request) -> None:
         spider = self.crawler.spider
         until = getattr(spider, "paused_until", None)
@@ -73,18 +75,11 @@ class NetworkGuard:
             except Exception:  # noqa: BLE001 - the download reports the DNS error itself
                 return
         if not allows(allow, address, parts.port or default_port(parts.scheme)):
-            raise Blocked("blocked_address", private_message("request", request.url, address).replace(
-                "set allow_private_targets", "set request.allow_private_targets in the source config"))
+            raise Blocked("blocked_address", private_message(
+                "request", request.url, address, "request.allow_private_targets in the source config"))
 
 
-class RetryAfter:
-    def __init__(self, crawler: Any):
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> RetryAfter:
-        return cls(crawler)
-
+class RetryAfter(_WithCrawler):
     def process_response(self, request: Request, response: Response) -> Response:
         if response.status not in (429, 503):
             return response

@@ -90,3 +90,25 @@ def test_new_writes_a_config_that_finds_the_same_articles(sim: Simulator, cli, p
     assert [link for page in trial["pages"] for link in page["links"]] == [sim.article_url(portal, a) for a in newest[:10]]
     again = cli("sources", "new", sim.list_url(portal, 1), "-o", str(target), "--allow-private", check=False)
     assert again.returncode == 1 and "exists" in again.stderr
+
+
+def test_one_off_fetches_keep_the_network_boundaries(sim: Simulator, cli, tmp_path: Path) -> None:
+    """`sources try` refuses a redirect to another private address; `extract URL` needs --allow-private."""
+    from urllib.parse import urlsplit
+
+    from crawler.simulator import Fault
+
+    source = yaml.safe_load((cli.config / "sources" / "sim-dzwww.yaml").read_text(encoding="utf-8"))
+    source["request"]["allow_private_targets"] = [f"127.0.0.1:{urlsplit(sim.base_url('dzwww')).port}"]
+    path = tmp_path / "pinned.yaml"
+    path.write_text(yaml.safe_dump(source, allow_unicode=True), encoding="utf-8")
+    sim.set_fault("dzwww", urlsplit(sim.list_url("dzwww", 1)).path, Fault(status=302, headers={"Location": sim.list_url("credit", 1)}))
+    code, trial = _try(cli, str(path), "--pages", "1", "--articles", "0")
+    assert code == 1 and "refused" in trial["problems"][0] and "points at 127.0.0.1" in trial["problems"][0]
+    assert sim.requests("credit") == []  # the redirect target was never contacted
+
+    article = sim.article_url("iqilu", sim.articles("iqilu")[0])
+    refused = cli("extract", article, check=False)
+    assert refused.returncode == 1 and "--allow-private" in refused.stderr and sim.requests("iqilu") == []
+    extracted = cli("extract", article, "--allow-private", "--json")
+    assert json.loads(extracted.stdout)["title"] == sim.articles("iqilu")[0].title

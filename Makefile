@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CHROMIUM ?= /usr/bin/chromium
+REDIS_SERVER ?= /usr/bin/redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test demo install lock clean
@@ -12,8 +13,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 run: $(STAMP)
 	$(BIN)/crawler run
 
-## test: the whole test suite (installs Debian's chromium for the web view test when missing)
-test: $(STAMP) $(CHROMIUM)
+## test: the whole test suite (installs Debian's chromium and redis-server for their tests when missing)
+test: $(STAMP) $(CHROMIUM) $(REDIS_SERVER)
 	$(BIN)/python -m pytest
 
 ## install: only create .venv with the locked dependencies
@@ -33,6 +34,12 @@ $(STAMP): pyproject.toml requirements.lock
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-wqy-zenhei
+
+# The scale-out tests start their own redis-server on a free loopback port (Debian's package).
+$(REDIS_SERVER):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends redis-server
+	$(SUDO) systemctl disable --now redis-server 2>/dev/null || true  # the tests start their own
 
 ## lock: re-resolve the pinned ranges of pyproject.toml into requirements.lock
 lock:

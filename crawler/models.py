@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 @dataclass
@@ -18,6 +19,7 @@ class FetchedPage:
     etag: str | None = None
     last_modified: str | None = None
     list_url: str | None = None
+    crawl: dict[str, Any] = field(default_factory=dict)  # which crawl it belongs to (Redis workers: run, source, field)
 
 
 @dataclass

@@ -65,8 +65,7 @@ class StorePipeline:
     def from_crawler(cls, crawler: Any) -> StorePipeline:
         return cls(crawler, max(1, crawler.settings.getint("CRAWLER_EXTRACT_WORKERS", 1)))
 
-    async def _analyse(self, page: FetchedPage) -> tuple[Article, Fingerprint]:
-        cleanup = self.crawler.spider.source.cleanup
+    async def _analyse(self, page: FetchedPage, cleanup: Any) -> tuple[Article, Fingerprint]:
         self._pages += 1
         if self.workers == 1 or self._pages <= INLINE_PAGES:
             return analyse(page.html, page.url, cleanup)
@@ -86,15 +85,24 @@ class StorePipeline:
         if not isinstance(item, FetchedPage):
             return item
         spider = self.crawler.spider
+        crawl = spider.crawl_of(item.crawl)
         try:
-            article, identity = await self._analyse(item)
+            article, identity = await self._analyse(item, crawl.source.cleanup)
         except ExtractionError as exc:
-            spider.record_error(item.url, exc.kind, str(exc), item.status)
+            spider.record_error(crawl, item.url, exc.kind, str(exc), item.status)
+            self._done(crawl, item)
             raise DropItem(f"{exc.kind}: {item.url}") from None
+        self._keep(spider, crawl, item, article, identity)
+        return item
+
+    def _done(self, crawl: Any, item: FetchedPage) -> None:
+        """The page's request is finished (the Redis worker's pipeline marks it done)."""
+
+    def _keep(self, spider: Any, crawl: Any, item: FetchedPage, article: Article, identity: Fingerprint) -> None:
         try:
-            decision = spider.store.ingest(
+            decision = crawl.store.ingest(
                 item.source, article_record(article, item), identity, make_matcher(identity),
-                lambda old, new: unified_diff(old, new, item.url), run_id=spider.run_id, flags=article.flags,
+                lambda old, new: unified_diff(old, new, item.url), run_id=crawl.run_id, flags=article.flags,
                 band_keys_of=band_keys, router=self.router,
             )
         except StorageFull as exc:
@@ -104,4 +112,3 @@ class StorePipeline:
         if decision.outcome != "unchanged":
             detail = f" [{decision.detail}]" if decision.detail else ""
             log.info("%s: %s article #%d %s (%s)%s", item.source, decision.outcome, decision.article_id, article.title, item.url, detail)
-        return item

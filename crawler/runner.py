@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,41 @@ def crawl_sources(sources: list[LoadedSource], db_path: Path, config_dir: Path, 
     with Store(db_path, readonly=True) as store:
         latest = [store.runs(source=loaded.source.name, limit=1) for loaded in sources]
     return [runs[0] for runs in latest if runs]
+
+
+def worker_settings(redis_url: str, *, verbose: bool = False, ttl: float = 15.0) -> Settings:
+    """A Redis worker: scrapy-redis's scheduler and priority queue, our claims, messages instead of SQLite."""
+    from crawler.frontier import DUPEFILTER, QUEUE
+
+    settings = scrapy_settings(Path("unused.db"), Path("unused"), verbose=verbose)
+    for key, value in {
+        "REDIS_URL": redis_url,
+        "SCHEDULER": "spiders.worker.RedisScheduler",
+        "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
+        "SCHEDULER_QUEUE_KEY": QUEUE,
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",  # the name scrapy-redis reads
+        "SCHEDULER_DUPEFILTER_KEY": DUPEFILTER,
+        "SCHEDULER_PERSIST": True,  # never flush the shared queue when one worker stops
+        "SCHEDULER_IDLE_BEFORE_CLOSE": 0,  # never block the reactor on Redis
+        "ITEM_PIPELINES": {"spiders.worker.WorkerPipeline": 300},
+        "CRAWLER_WORKER_TTL": ttl,
+    }.items():
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
+def run_worker(redis_url: str, *, verbose: bool = False, ttl: float = 15.0) -> None:
+    """Crawl what the shared Redis queue holds until SIGTERM/SIGINT."""
+    from scrapy.core.engine import ExecutionEngine
+
+    from spiders.worker import WorkerSpider
+
+    configure_logging(verbose)
+    # scrapy-redis 0.9.1 still passes spider= to the stats collector (harmless; one warning per request kind)
+    warnings.filterwarnings("ignore", message="Passing a 'spider' argument")
+    # An idle engine asks its scheduler for work on this heartbeat (5 s in Scrapy); a worker
+    # polls the shared queue, so it asks more often.
+    ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = 0.5
+    process = CrawlerProcess(worker_settings(redis_url, verbose=verbose, ttl=ttl))
+    process.crawl(WorkerSpider)
+    process.start()

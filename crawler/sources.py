@@ -19,7 +19,9 @@ from apscheduler.triggers.cron import CronTrigger
 from lxml import etree
 from parsel.csstranslator import HTMLTranslator
 from pydantic_core import PydanticCustomError
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator,
+)
 
 from crawler.configfile import read_mapping, validate
 from crawler.errors import ConfigError, ConfigProblem
@@ -42,7 +44,8 @@ def parse_duration(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+# In JSON as seconds, which parse_duration reads back (Redis workers get sources as JSON).
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(lambda d: d.total_seconds(), when_used="json")]
 
 
 def _check_css(selector: str) -> str:

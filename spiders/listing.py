@@ -34,6 +34,7 @@ from storage import Store, StorageFull
 log = logging.getLogger(__name__)
 
 STAT = "crawler/{}".format  # our counters live under crawler/ in Scrapy's stats
+CRAWL_META = ("run", "source", "field")  # request meta naming a request's crawl (Redis workers)
 
 
 class ListingSpider(scrapy.Spider):
@@ -47,7 +48,7 @@ class ListingSpider(scrapy.Spider):
         self.run_id: int | None = None
         self._validators: dict[str, tuple[str | None, str | None]] = {}
         self._resume: set[str] = set()
-        self._start_netlocs: set[str] = set()
+        self.start_netlocs: set[str] = set()
         self.paused_until: datetime | None = None
         self._requested: set[str] = set()  # article URLs asked for in this crawl
         self.disk_full = False
@@ -69,7 +70,7 @@ class ListingSpider(scrapy.Spider):
         }.items():
             crawler.settings.set(key, value, priority="spider")
         spider.store = Store(crawler.settings.get("CRAWLER_DB"))
-        spider._start_netlocs = {urlsplit(u).netloc.lower() for u in source.start_urls}
+        spider.start_netlocs = {urlsplit(u).netloc.lower() for u in source.start_urls}
         return spider
 
     def _resolve_source(self, settings: Any) -> LoadedSource:
@@ -89,6 +90,17 @@ class ListingSpider(scrapy.Spider):
     @property
     def source(self):
         return self.loaded.source
+
+    def crawl_of(self, meta: dict[str, Any]) -> Any:
+        """What a callback needs of its crawl: ``source``, ``store``, ``run_id``, ``start_netlocs``.
+
+        One crawl per spider here; the Redis worker (spiders/worker.py) runs many at once.
+        """
+        return self
+
+    def crawl_for(self, request: scrapy.Request) -> Any:
+        """The crawl of any request, robots.txt included (see crawl_of)."""
+        return self.crawl_of(request.meta)
 
     @property
     def _max_pages(self) -> int:
@@ -113,80 +125,98 @@ class ListingSpider(scrapy.Spider):
                 log.info("%s: first crawl of %s (up to %d list pages)", self.source.name, url, self._max_pages)
             elif not progress[url]:
                 log.info("%s: last crawl of %s did not finish; reading the whole list again", self.source.name, url)
-            yield self._list_request(url, page=1, start_url=url)
+            yield self._list_request(self, url, page=1, start_url=url, resume=url in self._resume)
 
-    def _list_request(self, url: str, page: int, start_url: str) -> scrapy.Request:
-        validators = (None, None) if start_url in self._resume else self.store.page_validator(url)
-        headers = _conditional_headers(*validators)
-        return scrapy.Request(
-            url,
-            callback=self.parse_list,
-            errback=self.on_error,
-            headers=headers,
-            dont_filter=True,
-            meta={"page": page, "start_url": start_url, "handle_httpstatus_list": [304], "kind": "list"},
+    def _list_request(self, crawl: Any, url: str, page: int, start_url: str, resume: bool) -> scrapy.Request:
+        validators = (None, None) if resume else crawl.store.page_validator(url)
+        return self._request(
+            crawl, url, self.parse_list, validators,
+            {"page": page, "start_url": start_url, "resume": resume, "kind": "list"},
         )
 
-    def _recheck_before(self) -> str | None:
-        after = self.source.request.recheck_after
+    def _request(self, crawl: Any, url: str, callback: Any, validators: tuple, meta: dict[str, Any]) -> scrapy.Request:
+        """Every request of a crawl is made here (the Redis worker adds per-source options)."""
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.on_error,
+            headers=_conditional_headers(*validators),
+            # list pages are re-read every poll; article links are de-duplicated before this,
+            # and a redirect loop must reach REDIRECT_MAX_TIMES, not vanish in the dupe filter
+            dont_filter=True,
+            meta={**meta, "handle_httpstatus_list": [304]},
+        )
+
+    def _requested_now(self, crawl: Any, urls: list[str]) -> list[str]:
+        """The URLs not yet asked for in this crawl; they count as asked for from now on."""
+        todo = [url for url in urls if url not in self._requested]
+        self._requested.update(todo)
+        return todo
+
+    def _list_validators(self, crawl: Any, url: str, validators: tuple[str | None, str | None]) -> None:
+        self._validators[url] = validators
+
+    @staticmethod
+    def _recheck_before(source: Any) -> str | None:
+        after = source.request.recheck_after
         if after is None:
             return None
         return (datetime.now(timezone.utc) - after).isoformat(timespec="seconds")
 
     # -- callbacks -------------------------------------------------------------------------------
     def parse_list(self, response: Response):
+        crawl = self.crawl_of(response.meta)
+        source = crawl.source
         stats = self.crawler.stats
         page = response.meta["page"]
         if response.status == 304:
             stats.inc_value(STAT("not_modified"))
-            log.info("%s: list page %s not modified", self.source.name, response.url)
+            log.info("%s: list page %s not modified", source.name, response.url)
             return
         stats.inc_value(STAT("pages_fetched"))
-        response = self._decoded(response)
+        response = self._decoded(crawl, response)
         if response is None:
             return
-        self._validators[response.url] = (_header(response, "ETag"), _header(response, "Last-Modified"))
-        links = article_links(response, self.source.links, self._start_netlocs)
+        self._list_validators(crawl, response.url, (_header(response, "ETag"), _header(response, "Last-Modified")))
+        links = article_links(response, source.links, crawl.start_netlocs)
         if not links:
             text = " ".join(t.strip() for t in response.xpath("//body//text()[not(ancestor::script or ancestor::style)]").getall())
             reason = unavailable_reason(response.xpath("//title/text()").get(), text)
             if reason:
-                self.record_error(response.url, reason[0], reason[1], response.status)
+                self.record_error(crawl, response.url, reason[0], reason[1], response.status)
             else:
-                self.record_error(response.url, "no_links", "no article links found on the list page; check links.css/xpath/allow")
+                self.record_error(crawl, response.url, "no_links", "no article links found on the list page; check links.css/xpath/allow")
             return
-        fresh = self.store.fresh_urls({url: url_key(url) for url in links}, self._recheck_before())
-        todo = [url for url in links if url not in fresh and url not in self._requested]
-        self._requested.update(todo)
-        log.info("%s: list page %d %s: %d links, %d new", self.source.name, page, response.url, len(links), len(todo))
+        fresh = crawl.store.fresh_urls({url: url_key(url) for url in links}, self._recheck_before(source))
+        todo = self._requested_now(crawl, [url for url in links if url not in fresh])
+        log.info("%s: list page %d %s: %d links, %d new", source.name, page, response.url, len(links), len(todo))
         for url in todo:
-            yield scrapy.Request(
-                url,
-                callback=self.parse_article,
-                errback=self.on_error,
-                headers=_conditional_headers(*self.store.article_validator(url)),
-                meta={"list_url": response.url, "handle_httpstatus_list": [304], "kind": "article", "link": url},
-                dont_filter=True,  # de-duplicated above; a redirect loop must reach REDIRECT_MAX_TIMES, not vanish
+            yield self._request(
+                crawl, url, self.parse_article, crawl.store.article_validator(url),
+                {"list_url": response.url, "kind": "article", "link": url},
             )
-        if not todo and response.meta["start_url"] not in self._resume:
-            log.info("%s: every link on list page %d is known; not paging further", self.source.name, page)
+        resume = response.meta.get("resume", False)
+        if not todo and not resume:
+            log.info("%s: every link on list page %d is known; not paging further", source.name, page)
             return
-        next_url = next_page_url(response, self.source.pagination or Pagination(), page, response.meta["start_url"])
+        start_url = response.meta["start_url"]
+        next_url = next_page_url(response, source.pagination or Pagination(), page, start_url)
         if next_url and canonical_url(next_url) != canonical_url(response.url):
-            yield self._list_request(next_url, page + 1, response.meta["start_url"])
+            yield self._list_request(crawl, next_url, page + 1, start_url, resume)
 
     def parse_article(self, response: Response):
+        crawl = self.crawl_of(response.meta)
         link = response.meta["link"]
         if response.status == 304:
             self.crawler.stats.inc_value(STAT("not_modified"))
-            self.store.touch_article(link)
+            crawl.store.touch_article(link)
             return
         self.crawler.stats.inc_value(STAT("pages_fetched"))
-        response = self._decoded(response)
+        response = self._decoded(crawl, response)
         if response is None:
             return
         yield FetchedPage(
-            source=self.source.name,
+            source=crawl.source.name,
             url=link,
             html=response.text,
             encoding=response.encoding,
@@ -194,26 +224,27 @@ class ListingSpider(scrapy.Spider):
             etag=_header(response, "ETag"),
             last_modified=_header(response, "Last-Modified"),
             list_url=response.meta.get("list_url"),
+            crawl={key: response.meta[key] for key in CRAWL_META if key in response.meta},
         )
 
-    def _decoded(self, response: Response) -> TextResponse | None:
+    def _decoded(self, crawl: Any, response: Response) -> TextResponse | None:
         """The response as text in the right charset, or None (recorded) for a binary or empty body."""
         if not isinstance(response, TextResponse):
             ctype = _header(response, "Content-Type") or "unknown"
-            self.record_error(response.url, "not_text", f"response is not a text page (Content-Type: {ctype})", response.status)
+            self.record_error(crawl, response.url, "not_text", f"response is not a text page (Content-Type: {ctype})", response.status)
             return None
         if not response.body.strip():
-            self.record_error(response.url, "empty", "the page is empty", response.status)
+            self.record_error(crawl, response.url, "empty", "the page is empty", response.status)
             return None
         if looks_binary(response.body):
-            self.record_error(response.url, "binary", "the page is binary data, not HTML", response.status)
+            self.record_error(crawl, response.url, "binary", "the page is binary data, not HTML", response.status)
             return None
-        forced = self.source.request.encoding
+        forced = crawl.source.request.encoding
         if forced:
             return response.replace(encoding=forced)
         better = better_encoding(response.body, response.encoding, response.text)
         if better is not None:
-            log.info("%s: %s declares %s but is %s; decoded as %s", self.source.name, response.url, response.encoding, better, better)
+            log.info("%s: %s declares %s but is %s; decoded as %s", crawl.source.name, response.url, response.encoding, better, better)
             self.crawler.stats.inc_value(STAT("charset_repaired"))
             return response.replace(encoding=better)
         return response
@@ -222,13 +253,14 @@ class ListingSpider(scrapy.Spider):
     def on_error(self, failure: Failure) -> None:
         request = failure.request
         meta = request.meta
+        crawl = self.crawl_of(meta)
         kind, message, status = classify_failure(failure)
         url = meta.get("link") or (meta.get("redirect_urls") or [request.url])[0]  # the URL we asked for
         if url != request.url:
             message = f"{message} (after redirects, at {request.url})"
         if kind == "http_404" and meta.get("kind") == "list" and meta.get("page", 1) > 1:
             # A URL pattern cannot know the last page: a 404 past page 1 ends the list.
-            log.info("%s: list ends before page %d (%s answered 404)", self.source.name, meta["page"], request.url)
+            log.info("%s: list ends before page %d (%s answered 404)", crawl.source.name, meta["page"], request.url)
             return
         if kind == "paused":  # already recorded once, as rate_limited
             self.crawler.stats.inc_value(STAT("skipped_paused"))
@@ -236,21 +268,21 @@ class ListingSpider(scrapy.Spider):
         if kind == "robots_disallowed":
             # robots.txt said no: worth seeing, not a failure of the crawl.
             self.crawler.stats.inc_value(STAT("robots_disallowed"))
-            self.store.record_error(run_id=self.run_id, source=self.source.name, url=url, kind=kind, message=message)
+            crawl.store.record_error(run_id=crawl.run_id, source=crawl.source.name, url=url, kind=kind, message=message)
             return
-        self.record_error(url, kind, message, status)
+        self.record_error(crawl, url, kind, message, status)
 
-    def pause(self, until: datetime) -> None:
+    def pause(self, crawl: Any, until: datetime) -> None:
         """The portal asked us to wait (429/503 with Retry-After): skip the rest of this crawl and the polls until then."""
-        if self.paused_until is None or until > self.paused_until:
-            self.paused_until = until
-            self.store.save_schedule_state(self.source.name, backoff_until=until.isoformat(timespec="seconds"))
-            log.warning("%s: the portal asked us to wait; paused until %s", self.source.name, until.isoformat(timespec="seconds"))
+        if crawl.paused_until is None or until > crawl.paused_until:
+            crawl.paused_until = until
+            crawl.store.save_schedule_state(crawl.source.name, backoff_until=until.isoformat(timespec="seconds"))
+            log.warning("%s: the portal asked us to wait; paused until %s", crawl.source.name, until.isoformat(timespec="seconds"))
 
-    def record_error(self, url: str, kind: str, message: str, status: int | None = None) -> None:
+    def record_error(self, crawl: Any, url: str, kind: str, message: str, status: int | None = None) -> None:
         self.crawler.stats.inc_value(STAT("errors"))
-        log.warning("%s: %s %s: %s", self.source.name, kind, url, message)
-        self.store.record_error(run_id=self.run_id, source=self.source.name, url=url, kind=kind, message=message, status=status)
+        log.warning("%s: %s %s: %s", crawl.source.name, kind, url, message)
+        crawl.store.record_error(run_id=crawl.run_id, source=crawl.source.name, url=url, kind=kind, message=message, status=status)
 
     def stop_storage_full(self, exc: StorageFull) -> None:
         """The disk is full: say so once, plainly, and end this crawl (what is stored stays intact)."""

@@ -39,9 +39,10 @@ class Blocked(IgnoreRequest):
         self.kind = kind
 
 
-def _allow(spider: Any) -> Allow:
-    source = getattr(spider, "source", None)
-    return source.request.allow_private_targets if source is not None else False
+def _crawl(spider: Any, request: Request) -> Any:
+    """The crawl a request belongs to (see ListingSpider.crawl_of), or None for another spider."""
+    crawl_for = getattr(spider, "crawl_for", None)
+    return crawl_for(request) if crawl_for is not None else None
 
 
 class _WithCrawler:
@@ -55,14 +56,14 @@ class _WithCrawler:
 
 class NetworkGuard(_WithCrawler):
     async def process_request(self, request: Request) -> None:
-        spider = self.crawler.spider
-        until = getattr(spider, "paused_until", None)
+        crawl = _crawl(self.crawler.spider, request)
+        until = getattr(crawl, "paused_until", None)
         if until is not None:
             raise Blocked("paused", f"source paused until {until.isoformat(timespec='seconds')} (the portal asked us to wait)")
         parts = urlparse_cached(request)
         if parts.scheme not in SCHEMES:
             raise Blocked("blocked_scheme", f"{request.url}: only http and https are fetched")
-        allow = _allow(spider)
+        allow: Allow = crawl.source.request.allow_private_targets if crawl is not None else False
         if allow is True:
             return
         host = (parts.hostname or "").rstrip(".")
@@ -88,9 +89,9 @@ class RetryAfter(_WithCrawler):
             return response  # Scrapy's own bounded retries
         until = datetime.now(timezone.utc) + min(timedelta(seconds=seconds), MAX_PAUSE)
         spider = self.crawler.spider
-        pause = getattr(spider, "pause", None)
-        if pause is not None:
-            pause(until)
+        crawl = _crawl(spider, request)
+        if crawl is not None:
+            spider.pause(crawl, until)
         raise Blocked(
             "rate_limited",
             f"HTTP {response.status} with Retry-After: {seconds:.0f}s; source paused until {until.isoformat(timespec='seconds')}",

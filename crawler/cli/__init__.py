@@ -26,8 +26,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 class Env:
-    def __init__(self, config: Path, db: Path, verbose: bool):
-        self.config, self.db, self.verbose = config, db, verbose
+    def __init__(self, config: Path, db: Path, verbose: bool, redis_url: str | None = None):
+        self.config, self.db, self.verbose, self.redis_url = config, db, verbose, redis_url
 
     def sources(self, names: tuple[str, ...] = (), *, enabled_only: bool = True) -> list[LoadedSource]:
         """Load sources, print config problems; the named ones (or all enabled)."""
@@ -60,16 +60,21 @@ def _setting_option(name: str, **kwargs: Any):
     "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
     envvar="CRAWLER_LOG_FORMAT", show_envvar=True, help="Log lines as text or as one JSON object per line.",
 )
+@click.option(
+    "--redis", "redis_url", metavar="URL", envvar="CRAWLER_REDIS_URL", show_envvar=True,
+    help="Scale out on Redis (e.g. redis://127.0.0.1:6379/0): `crawler worker`s fetch, this process stores. "
+    "Unset: everything in one process (the default). See docs/scaling.md.",
+)
 @click.version_option(__version__, prog_name="crawler")
 @click.pass_context
-def cli(ctx: click.Context, config: Path, db: Path, verbose: bool, log_format: str) -> None:
+def cli(ctx: click.Context, config: Path, db: Path, verbose: bool, log_format: str, redis_url: str | None) -> None:
     """Monitor news and government portals: crawl, extract, store, alert.
 
     Sources are YAML files in CONFIG/sources/ (see docs/sources.md); collected
     articles go to the SQLite database DB.
     """
     os.environ["CRAWLER_LOG_FORMAT"] = log_format  # crawl children of the daemon inherit it
-    ctx.obj = Env(config, db, verbose)
+    ctx.obj = Env(config, db, verbose, redis_url)
 
 
 def _store(env: Env):
@@ -94,7 +99,7 @@ def _alerts(env: Env):
 
 
 # The command modules register themselves on `cli` (imported for that effect).
-from crawler.cli import alerts, crawling, items, sources, web  # noqa: E402,F401
+from crawler.cli import alerts, crawling, items, scaling, sources, web  # noqa: E402,F401
 
 
 def main() -> None:

@@ -33,14 +33,19 @@ def _print_runs(runs: list[dict[str, Any]]) -> bool:
 @cli.command()
 @click.argument("sources", nargs=-1)
 @click.option("--force", is_flag=True, help="Crawl sources that are backing off too (e.g. after a 429 with Retry-After).")
+@click.option("--timeout", default=900.0, show_default=True, type=click.FloatRange(1),
+              help="With CRAWLER_REDIS_URL: seconds after which a poll the workers did not finish is closed as timed out.")
 @click.pass_obj
-def crawl(env: Env, sources: tuple[str, ...], force: bool) -> None:
+def crawl(env: Env, sources: tuple[str, ...], force: bool, timeout: float) -> None:
     """Crawl SOURCES once (default: every enabled source), then exit.
 
     Only new list pages and unknown article pages are fetched; a second run
     right after the first fetches (almost) nothing. A source whose portal
     asked us to wait (429/503 with Retry-After) is skipped until then unless
     --force. Exit status 1 if a source had errors (see `crawler runs --errors`).
+
+    With CRAWLER_REDIS_URL set, the polls are queued for `crawler worker`s and
+    this command stores what they find until every poll is done.
 
     Example: crawler crawl iqilu-zaozhuang
     """
@@ -57,7 +62,14 @@ def crawl(env: Env, sources: tuple[str, ...], force: bool) -> None:
         if not chosen:
             return
     click.echo(f"crawling {len(chosen)} source(s) into {env.db}: {', '.join(s.source.name for s in chosen)}", err=True)
-    runs = crawl_sources(chosen, env.db, env.config, verbose=env.verbose)
+    if env.redis_url:  # workers fetch; this process stores (docs/scaling.md)
+        from crawler.cli.scaling import crawl_on_redis
+
+        ids = crawl_on_redis(env, chosen, timeout)
+        with _store(env) as store:
+            runs = [row for run in ids for row in store.db.query("SELECT * FROM crawl_runs WHERE id = ?", [run])]
+    else:
+        runs = crawl_sources(chosen, env.db, env.config, verbose=env.verbose)
     if not _print_runs(runs) or len(runs) < len(chosen):
         missing = {s.source.name for s in chosen} - {r["source"] for r in runs}
         if missing:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,10 +24,12 @@ from crawler.dedupe import Fingerprint, band_keys, make_matcher, shingle_set, si
 from crawler.frontier import GROUP, INF, INGEST_LOCK, MIRROR, STREAM, Frontier, decode_signature, epoch
 from crawler.sources import Source
 from storage import Store, StorageFull
+from storage.runs import process_alive
 
 log = logging.getLogger("crawler.ingest")
 
 CONSUMER = "ingester"
+LOCK_TTL = 10  # seconds
 OUTCOMES = ("new", "changed", "duplicate", "unchanged")
 
 # (source, run id, error or None), called when a run ends: finished, or cut off at its timeout
@@ -60,16 +63,29 @@ class Ingester:
 
     # -- start-up ----------------------------------------------------------------------------------
     def prepare(self) -> None:
-        if not self.redis.set(INGEST_LOCK, self.frontier.worker, nx=True, ex=30):
-            holder = self.redis.get(INGEST_LOCK)
-            if holder and holder.decode() != self.frontier.worker:
-                raise IngestLocked(f"another ingester ({holder.decode()}) is running on {self.frontier.url}")
+        self._lock()
         try:
             self.redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
         self.ensure_mirror()
+
+    def _lock(self) -> None:
+        """One ingester at a time; a lock left by a killed one lapses after LOCK_TTL (at once if it ran here)."""
+        deadline = time.monotonic() + LOCK_TTL + 2
+        while not self.redis.set(INGEST_LOCK, self.frontier.worker, nx=True, ex=LOCK_TTL):
+            holder = (self.redis.get(INGEST_LOCK) or b"").decode()
+            if holder == self.frontier.worker:
+                return
+            host, _, pid = holder.rpartition(":")
+            if host == socket.gethostname() and pid.isdigit() and not process_alive(int(pid)):
+                log.warning("the last ingester (%s) died; taking over its messages", holder)
+                self.redis.delete(INGEST_LOCK)
+                continue
+            if time.monotonic() > deadline:
+                raise IngestLocked(f"another ingester ({holder}) is running on {self.frontier.url}")
+            time.sleep(0.5)
 
     def ensure_mirror(self) -> None:
         """Rebuild the workers' view of what is stored when Redis does not hold it (first start, Redis lost data)."""
@@ -110,7 +126,7 @@ class Ingester:
                 if not prepared:
                     self.prepare()
                     prepared = True
-                self.redis.set(INGEST_LOCK, self.frontier.worker, ex=30)
+                self.redis.set(INGEST_LOCK, self.frontier.worker, ex=LOCK_TTL)
                 entries = self.redis.xreadgroup(GROUP, CONSUMER, {STREAM: "0" if backlog else ">"}, count=200,
                                                 block=None if backlog else block_ms)
                 messages = entries[0][1] if entries else []

@@ -142,6 +142,9 @@ class WorkerSpider(ListingSpider):
     def closed(self, reason: str) -> None:
         if self._loop is not None and self._loop.running:
             self._loop.stop()
+        stats = self.crawler.stats
+        log.info("worker %s stopped (%s): pages fetched: %d, articles sent: %d", self.frontier.worker, reason,
+                 stats.get_value("crawler/pages_fetched", 0), stats.get_value("crawler/articles_sent", 0))
         try:  # what this worker still held goes back to the queue at once
             self.frontier.redis.delete(f"crawler:worker:{self.frontier.worker}")
         except redis.RedisError:

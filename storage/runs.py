@@ -72,7 +72,7 @@ class RunQueries:
             clauses.append("source = ?")
             params.append(source)
         rows = self.db.execute(f"SELECT id, pid FROM crawl_runs WHERE {' AND '.join(clauses)}", params).fetchall()
-        dead = [run_id for run_id, pid in rows if not _alive(pid)]
+        dead = [run_id for run_id, pid in rows if not process_alive(pid)]
         if dead:
             with self.write() as db:
                 db.conn.executemany(
@@ -114,7 +114,7 @@ class RunQueries:
         return errors, runs
 
 
-def _alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
     if not pid:
         return False
     try:

@@ -63,6 +63,7 @@ class DaemonOptions:
     startup_spread: float = 30.0  # first runs of overdue sources are spread over this many seconds
     http: tuple[str, int] | None = None  # serve /metrics and /healthz here
     deliver_every: float = 5.0  # seconds between runs of the alert delivery job
+    redis_url: str | None = None  # set: polls are queued for `crawler worker`s and ingested here (docs/scaling.md)
 
 
 PARENT_ENV = "CRAWLER_DAEMON_PID"
@@ -104,6 +105,9 @@ class Daemon:
         self.http: MetricsServer | None = None
         self.dispatcher: Dispatcher | None = None
         self._alerts_mtime: float | None = None
+        self.frontier = None  # crawler.frontier.Frontier when scaling out on Redis
+        self._polls: dict[int, datetime] = {}  # open run on the workers -> when it was queued
+        self._ingest_thread: threading.Thread | None = None
         self.scheduler = BackgroundScheduler(
             timezone=SHANGHAI,
             executors={"default": ThreadPoolExecutor(self.options.max_parallel)},
@@ -112,8 +116,14 @@ class Daemon:
 
     # -- main loop ---------------------------------------------------------------------------
     def run(self) -> int:
+        keep: set[int] = set()
+        if self.options.redis_url:
+            from crawler.frontier import Frontier
+
+            self.frontier = Frontier(self.options.redis_url)
+            keep = set(self.frontier.open_runs())  # the workers are still at them; the ingester finishes them
         with Store(self.db_path) as store:
-            interrupted = store.mark_interrupted_runs()
+            interrupted = store.mark_interrupted_runs(keep=keep)
             for run in store.runs(limit=1000):
                 self._seen_run.setdefault(run["source"], run["id"])
         if interrupted:
@@ -128,6 +138,9 @@ class Daemon:
         self.scheduler.add_job(self.deliver, IntervalTrigger(seconds=self.options.deliver_every), id="__deliver__",
                                next_run_time=datetime.now(SHANGHAI))
         self.scheduler.start()
+        if self.frontier is not None:
+            self._ingest_thread = threading.Thread(target=self._ingest, name="ingest", daemon=True)
+            self._ingest_thread.start()
         if self.options.http:
             self.http = MetricsServer(self.metrics, self.health, *self.options.http).start()
             log.info("metrics on %s/metrics, health on %s/healthz", self.http.address, self.http.address)
@@ -164,6 +177,8 @@ class Daemon:
         if self.http is not None:
             self.http.stop()
         self.scheduler.shutdown(wait=False)
+        if self._ingest_thread is not None:
+            self._ingest_thread.join(timeout=30)
         deadline = _utcnow() + timedelta(seconds=self.options.grace)
         with self._lock:
             children = dict(self._children)
@@ -293,6 +308,9 @@ class Daemon:
             log.info("%s: backing off until %s after %d failure(s): %s", name, backoff, state.get("failures", 0), state.get("last_error"))
             return
         started = _utcnow()
+        if self.frontier is not None:
+            self._queue_poll(name, started)
+            return
         command = [sys.executable, "-m", "crawler", "--config", str(self.snapshot_dir.parent), "--db", str(self.db_path), "crawl", name]
         with self._lock:  # no crawl starts once shutdown has begun
             if self._stop.is_set():
@@ -313,6 +331,42 @@ class Daemon:
             with self._lock:
                 self._children.pop(name, None)
         self._record(name, started, error)
+        self.deliver()
+
+    # -- scale-out on Redis ------------------------------------------------------------------------
+    def _queue_poll(self, name: str, started: datetime) -> None:
+        """Queue a poll for the workers; it is recorded when the ingester sees it finish (or time out)."""
+        from spiders.worker import open_poll
+
+        if any(info["source"] == name for info in self.frontier.open_runs().values()):
+            log.info("%s: the last poll is still running on the workers; this one is skipped", name)
+            return
+        loaded = next(g for g in self._good.values() if g.source.name == name)
+        try:
+            with Store(self.db_path) as store:
+                run = open_poll(self.frontier, store, loaded.source, str(self.snapshot_dir / f"{name}.yaml"))
+        except Exception as exc:  # noqa: BLE001 - Redis down: a failed poll, retried with back-off
+            log.error("%s: could not queue the poll in Redis: %s", name, exc)
+            self._record(name, started, f"could not queue the poll in Redis: {exc}")
+            return
+        self._polls[run] = started
+        log.info("%s: poll queued for the workers (run %d)", name, run)
+
+    def _ingest(self) -> None:
+        from crawler.ingest import Ingester
+
+        ingester = Ingester(self.frontier, self.db_path, self.config_dir, crawl_timeout=self.options.crawl_timeout,
+                            on_run_end=self._run_ended)
+        try:
+            ingester.run(self._stop.is_set)
+        except Exception:  # noqa: BLE001
+            log.exception("the ingester stopped; stopping the daemon")
+            self._stop.set()
+        finally:
+            ingester.close()
+
+    def _run_ended(self, name: str, run: int, error: str | None) -> None:
+        self._record(name, self._polls.pop(run, _utcnow()), error)
         self.deliver()
 
     def _portal_answered(self, name: str, started: datetime) -> bool:

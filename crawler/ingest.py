@@ -203,7 +203,10 @@ class Ingester:
         self.frontier.close_run(run)
         log.info("%s: run %d %s: %s", name, run, status, ", ".join(f"{k} {v}" for k, v in counts.items() if v))
         if self.on_run_end is not None:
-            self.on_run_end(name, run, None if reason == "finished" else f"crawl {reason}")
+            error = None if reason == "finished" else f"crawl {reason}"
+            if counts["pages_fetched"] + counts["not_modified"] == 0 and counts["errors"]:
+                error = "no page could be fetched from the portal"  # a failure, as for a crawl in one process
+            self.on_run_end(name, run, error)
 
     def _counts(self, run: int) -> dict[str, int]:
         stats = self.frontier.run_stats(run)

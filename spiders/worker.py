@@ -296,8 +296,12 @@ def open_poll(frontier: Frontier, store: Any, source: Source, config_file: str) 
     store.mark_lists(source.name, urls, complete=False)
     context = RunContext(source, store, run)  # the first pages' validators come from SQLite
     requests = [spider._list_request(context, url, 1, url, resume=not progress.get(url)) for url in urls]
-    frontier.open_run(run, source.name, source.model_dump_json(), [(r.meta["field"], spider.serialize(r)) for r in requests])
-    queue = PriorityQueue(frontier.redis, spider, QUEUE)
-    for request in requests:
-        queue.push(request)
+    try:
+        frontier.open_run(run, source.name, source.model_dump_json(), [(r.meta["field"], spider.serialize(r)) for r in requests])
+        queue = PriorityQueue(frontier.redis, spider, QUEUE)
+        for request in requests:
+            queue.push(request)
+    except redis.RedisError:
+        store.finish_run(run, status="interrupted", finish_reason="redis_unavailable", counts={})
+        raise
     return run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from typing import Any
 
 from storage.clock import utcnow
@@ -65,14 +66,17 @@ class RunQueries:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         return list(self.db.query(f"SELECT * FROM fetch_errors {where} ORDER BY id DESC LIMIT ?", [*params, limit]))
 
-    def mark_interrupted_runs(self, source: str | None = None, reason: str = "interrupted") -> int:
-        """Close runs left 'running' by a process that is gone (killed, crashed, timed out)."""
+    def mark_interrupted_runs(self, source: str | None = None, reason: str = "interrupted", keep: Collection[int] = ()) -> int:
+        """Close runs left 'running' by a process that is gone (killed, crashed, timed out).
+
+        ``keep``: runs still open elsewhere (on Redis workers), whatever process opened them.
+        """
         clauses, params = ["status = 'running'"], []
         if source:
             clauses.append("source = ?")
             params.append(source)
         rows = self.db.execute(f"SELECT id, pid FROM crawl_runs WHERE {' AND '.join(clauses)}", params).fetchall()
-        dead = [run_id for run_id, pid in rows if not process_alive(pid)]
+        dead = [run_id for run_id, pid in rows if not process_alive(pid) and run_id not in keep]
         if dead:
             with self.write() as db:
                 db.conn.executemany(

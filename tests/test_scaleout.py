@@ -162,3 +162,31 @@ def _count(db: Path) -> int:
             return conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
     except sqlite3.OperationalError:  # not created yet
         return 0
+
+
+def test_daemon_on_redis_queues_polls_and_stores_what_the_workers_find(
+    sim: Simulator, sim_config: Path, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    from tests.test_daemon import Daemon, _fast_schedule, wait_for
+
+    redis_server.client.flushall()
+    env = {**sim.env(), "CRAWLER_REDIS_URL": redis_server.url}
+    pool = Workers(env, tmp_path)
+    pool.start()
+    _fast_schedule(sim_config)  # every 2 s
+    daemon = Daemon(sim_config, tmp_path / "crawler.db", env, tmp_path / "daemon.log")
+    daemon.start()
+    try:
+        wait_for(lambda: daemon.count() == 36, 60, "the first polls")
+        ok_runs = "SELECT COUNT(*) FROM crawl_runs WHERE status = 'ok'"
+        wait_for(lambda: daemon.query(ok_runs)[0][0] >= 6, 30, "second polls of every source")
+        article = sim.publish("dzwww", title="分布式抓取新文章")
+        wait_for(lambda: daemon.count("title = ?", (article.title,)) == 1, 30, "the new article")
+        assert daemon.stop() == 0
+    finally:
+        pool.stop()
+    log = daemon.output()
+    assert "poll queued for the workers" in log and "Traceback" not in log, log[-3000:]
+    states = daemon.query("SELECT source, last_status, failures FROM schedule_state ORDER BY source")
+    assert states == [("sim-credit", "ok", 0), ("sim-dzwww", "ok", 0), ("sim-iqilu", "ok", 0)]
+    assert daemon.count() == 37

@@ -113,6 +113,9 @@ def run(env: Env, max_parallel: int, crawl_timeout: float, grace: float, reload_
     takes effect without a restart (also on SIGHUP); a broken file is reported
     and the last good version of its source keeps running. SIGTERM or Ctrl-C
     stops scheduling, lets running crawls finish for --grace seconds, exits 0.
+
+    With CRAWLER_REDIS_URL set, each poll is queued in Redis for `crawler worker`s
+    instead, and this process stores what they find (docs/scaling.md).
     """
     from crawler.daemon import Daemon, DaemonOptions
     from crawler.runner import configure_logging
@@ -127,7 +130,8 @@ def run(env: Env, max_parallel: int, crawl_timeout: float, grace: float, reload_
             raise click.BadParameter(f"{http!r} is not HOST:PORT", param_hint="--http")
         address = (host, int(port))
     options = DaemonOptions(
-        max_parallel=max_parallel, crawl_timeout=crawl_timeout, grace=grace, reload_every=reload_every, http=address
+        max_parallel=max_parallel, crawl_timeout=crawl_timeout, grace=grace, reload_every=reload_every, http=address,
+        redis_url=env.redis_url,
     )
     sys.exit(Daemon(env.config, env.db, options).run())
 

@@ -170,6 +170,7 @@ class Daemon:
             "alerts_dead": outbox.get("dead", 0),
             "sources": sorted(self._job_keys),
             "crawls_running": running,
+            "polls_on_workers": len(self._polls),  # open runs queued on Redis workers (scale-out)
             "config_errors": sum(self._broken.values()),
         }
 

@@ -49,20 +49,18 @@ MIRROR = "crawler:mirror"  # set once the mirror holds the database named in it
 INGEST_LOCK = "crawler:ingest:lock"
 
 
+def run_key(run: int, part: str) -> str:
+    """A run's keys: ``inflight`` (field -> request), ``seen`` (article fields asked for),
+    ``stats`` (page counters), ``validators`` (list pages' ETag/Last-Modified, saved after a clean run)."""
+    return f"crawler:run:{run}:{part}"
+
+
 def inflight_key(run: int) -> str:
-    return f"crawler:run:{run}:inflight"
+    return run_key(run, "inflight")
 
 
-def seen_key(run: int) -> str:
-    return f"crawler:run:{run}:seen"
-
-
-def stats_key(run: int) -> str:
-    return f"crawler:run:{run}:stats"
-
-
-def list_validators_key(run: int) -> str:
-    return f"crawler:run:{run}:validators"
+def run_keys(run: int) -> list[str]:
+    return [run_key(run, part) for part in ("inflight", "seen", "stats", "validators")]
 
 
 def worker_key(worker: str) -> str:
@@ -71,10 +69,6 @@ def worker_key(worker: str) -> str:
 
 def paused_key(source: str) -> str:
     return f"crawler:paused:{source}"
-
-
-def run_keys(run: int) -> list[str]:
-    return [inflight_key(run), seen_key(run), stats_key(run), list_validators_key(run)]
 
 
 def redis_url() -> str | None:
@@ -115,11 +109,13 @@ return taken
 
 # KEYS: inflight, claims, stream. ARGV: run, field, message type ('' for none), message.
 # Pushes the request's message and retires the request in one step: a kill between the two
-# can neither lose the message nor leave the request waiting for ever.
+# can neither lose the message nor leave the request waiting for ever. A second copy of a
+# request (queued again after a crash while the first still ran) finds its entry gone and
+# reports nothing; so does a request of a run already closed at its timeout.
 _COMPLETE = """
-if ARGV[3] ~= '' then redis.call('XADD', KEYS[3], '*', 't', ARGV[3], 'd', ARGV[4]) end
 local removed = redis.call('HDEL', KEYS[1], ARGV[2])
 redis.call('HDEL', KEYS[2], ARGV[1] .. '|' .. ARGV[2])
+if removed == 1 and ARGV[3] ~= '' then redis.call('XADD', KEYS[3], '*', 't', ARGV[3], 'd', ARGV[4]) end
 if removed == 1 and redis.call('HLEN', KEYS[1]) == 0 then
   redis.call('XADD', KEYS[3], '*', 't', 'finished', 'd', ARGV[1])
   return 1
@@ -175,7 +171,7 @@ class Frontier:
         argv: list[Any] = [run, self.worker, parent]
         for field, request, dedupe in children:
             argv += [field, request, "1" if dedupe else "0"]
-        result = self._expand(keys=[inflight_key(run), CLAIMS, STREAM, seen_key(run)], args=argv)
+        result = self._expand(keys=[inflight_key(run), CLAIMS, STREAM, run_key(run, "seen")], args=argv)
         return bool(result[0]), {f.decode() for f in result[1:]}
 
     def complete(self, run: int, field: str, message: tuple[str, dict[str, Any]] | None = None) -> bool:
@@ -217,7 +213,7 @@ class Frontier:
         self.redis.xadd(STREAM, {"t": kind, "d": json.dumps(body, ensure_ascii=False)})
 
     def bump(self, run: int, counter: str) -> None:
-        self.redis.hincrby(stats_key(run), counter, 1)
+        self.redis.hincrby(run_key(run, "stats"), counter, 1)
 
     # -- what workers read ---------------------------------------------------------------------
     def source_json(self, name: str) -> str | None:
@@ -252,7 +248,7 @@ class Frontier:
         self.push_message("pause", {"source": source, "until": until.isoformat(timespec="seconds")})
 
     def save_list_validators(self, run: int, url: str, validators: tuple[str | None, str | None]) -> None:
-        self.redis.hset(list_validators_key(run), url, json.dumps(validators))
+        self.redis.hset(run_key(run, "validators"), url, json.dumps(validators))
 
     # -- the scheduler's side ------------------------------------------------------------------
     def open_runs(self) -> dict[int, dict[str, Any]]:
@@ -278,10 +274,10 @@ class Frontier:
         pipe.execute()
 
     def run_stats(self, run: int) -> dict[str, int]:
-        return {k.decode(): int(v) for k, v in self.redis.hgetall(stats_key(run)).items()}
+        return {k.decode(): int(v) for k, v in self.redis.hgetall(run_key(run, "stats")).items()}
 
     def run_list_validators(self, run: int) -> dict[str, tuple[str | None, str | None]]:
-        return {k.decode(): tuple(json.loads(v)) for k, v in self.redis.hgetall(list_validators_key(run)).items()}
+        return {k.decode(): tuple(json.loads(v)) for k, v in self.redis.hgetall(run_key(run, "validators")).items()}
 
     # -- the mirror (written by the ingester only) ---------------------------------------------
     def mirror_fetched(self, pairs: dict[str, float]) -> None:

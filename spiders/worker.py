@@ -30,7 +30,7 @@ from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
-from crawler.frontier import QUEUE, Frontier, encode_signature
+from crawler.frontier import QUEUE, Frontier, encode_signature, worker_key
 from crawler.models import FetchedPage
 from crawler.normalize import url_key
 from crawler.pipeline import StorePipeline, article_record
@@ -104,6 +104,8 @@ class WorkerSpider(ListingSpider):
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> WorkerSpider:
+        if not crawler.settings.get("REDIS_URL"):
+            raise ValueError("the Redis worker runs as `crawler worker` with CRAWLER_REDIS_URL set (docs/scaling.md)")
         spider = super(ListingSpider, cls).from_crawler(crawler, *args, **kwargs)
         spider.frontier = Frontier(crawler.settings.get("REDIS_URL"))
         spider.ttl = crawler.settings.getfloat("CRAWLER_WORKER_TTL", 15.0)
@@ -146,7 +148,7 @@ class WorkerSpider(ListingSpider):
         log.info("worker %s stopped (%s): pages fetched: %d, articles sent: %d", self.frontier.worker, reason,
                  stats.get_value("crawler/pages_fetched", 0), stats.get_value("crawler/articles_sent", 0))
         try:  # what this worker still held goes back to the queue at once
-            self.frontier.redis.delete(f"crawler:worker:{self.frontier.worker}")
+            self.frontier.redis.delete(worker_key(self.frontier.worker))
         except redis.RedisError:
             pass
 

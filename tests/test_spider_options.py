@@ -52,7 +52,7 @@ def test_scrapy_command_runs_the_listing_spider(sim: Simulator, cli: Cli, tmp_pa
     env = {**os.environ, **sim.env(), "CRAWLER_CONFIG": str(cli.config), "CRAWLER_DB": str(cli.db)}
     scrapy = Path(sys.executable).parent / "scrapy"
     listed = subprocess.run([str(scrapy), "list"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
-    assert listed.stdout.split() == ["listing"]
+    assert listed.stdout.split() == ["crawler-worker", "listing"]  # the worker needs `crawler worker`'s settings
     subprocess.run([str(scrapy), "crawl", "listing", "-a", "source=sim-dzwww"], cwd=ROOT, env=env,
                    capture_output=True, text=True, timeout=120, check=True)
     assert cli.query("SELECT COUNT(*) FROM articles WHERE source = 'sim-dzwww'") == [(12,)]

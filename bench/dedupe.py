@@ -16,7 +16,6 @@ same run: the look-up at the smallest size (the ratio says whether cost stays fl
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import tempfile
 import time

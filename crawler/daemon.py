@@ -339,11 +339,11 @@ class Daemon:
         """Queue a poll for the workers; it is recorded when the ingester sees it finish (or time out)."""
         from spiders.worker import open_poll
 
-        if any(info["source"] == name for info in self.frontier.open_runs().values()):
-            log.info("%s: the last poll is still running on the workers; this one is skipped", name)
-            return
         loaded = next(g for g in self._good.values() if g.source.name == name)
         try:
+            if any(info["source"] == name for info in self.frontier.open_runs().values()):
+                log.info("%s: the last poll is still running on the workers; this one is skipped", name)
+                return
             with Store(self.db_path) as store:
                 run = open_poll(self.frontier, store, loaded.source, str(self.snapshot_dir / f"{name}.yaml"))
         except Exception as exc:  # noqa: BLE001 - Redis down: a failed poll, retried with back-off

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import math
 import os
 import socket
 import time
@@ -35,7 +34,6 @@ import redis
 
 log = logging.getLogger(__name__)
 
-ENV = "CRAWLER_REDIS_URL"
 QUEUE = "crawler:requests"  # scrapy-redis priority queue (the shared frontier)
 DUPEFILTER = "crawler:dupefilter"  # scrapy-redis's; unused, every request is dont_filter (see spiders/worker.py)
 SOURCES = "crawler:sources"  # source name -> the Source as JSON (workers need no config folder)
@@ -71,10 +69,6 @@ def paused_key(source: str) -> str:
     return f"crawler:paused:{source}"
 
 
-def redis_url() -> str | None:
-    return os.environ.get(ENV) or None
-
-
 def connect(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5, health_check_interval=30)
 
@@ -88,7 +82,7 @@ def epoch(iso: str | None) -> float | None:
 # parent; returns {finished (0/1), the fields taken...}. An article child already in this run's seen set
 # is dropped: every article page is asked for once per run, whichever worker reads which list page.
 _EXPAND = """
-local taken = {0}
+local taken = {0}  -- first: finished (1/0)
 for i = 4, #ARGV, 3 do
   local take = 1
   if ARGV[i + 2] == '1' then take = redis.call('SADD', KEYS[4], ARGV[i]) end
@@ -166,13 +160,14 @@ class Frontier:
         self._reclaim = self.redis.register_script(_RECLAIM)
 
     # -- requests of a run ---------------------------------------------------------------------
-    def expand(self, run: int, parent: str, children: list[tuple[str, bytes, bool]]) -> tuple[bool, set[str]]:
-        """Register ``children`` (field, serialized request, de-duplicate?) and retire ``parent``."""
+    def expand(self, run: int, parent: str, children: list[tuple[str, bytes, bool]]) -> set[str]:
+        """Register ``children`` (field, serialized request, de-duplicate?) and retire ``parent``;
+        the fields of the children taken (an article already asked for in this run is not)."""
         argv: list[Any] = [run, self.worker, parent]
         for field, request, dedupe in children:
             argv += [field, request, "1" if dedupe else "0"]
         result = self._expand(keys=[inflight_key(run), CLAIMS, STREAM, run_key(run, "seen")], args=argv)
-        return bool(result[0]), {f.decode() for f in result[1:]}
+        return {f.decode() for f in result[1:]}
 
     def complete(self, run: int, field: str, message: tuple[str, dict[str, Any]] | None = None) -> bool:
         kind, body = message or ("", {})
@@ -280,13 +275,18 @@ class Frontier:
         return {k.decode(): tuple(json.loads(v)) for k, v in self.redis.hgetall(run_key(run, "validators")).items()}
 
     # -- the mirror (written by the ingester only) ---------------------------------------------
-    def mirror_fetched(self, pairs: dict[str, float]) -> None:
-        if pairs:
-            self.redis.zadd(FETCHED, pairs)
-
-    def mirror_validators(self, validators: dict[str, tuple[str | None, str | None]]) -> None:
+    def write_mirror(self, fetched: dict[str, float], validators: dict[str, tuple[str | None, str | None]],
+                     acknowledge: list[bytes] | None = None) -> None:
+        """New mirror entries (and the stream messages whose commit made them, acknowledged), in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        if fetched:
+            pipe.zadd(FETCHED, fetched)
         if validators:
-            self.redis.hset(VALIDATORS, mapping={url: json.dumps(list(v)) for url, v in validators.items()})
+            pipe.hset(VALIDATORS, mapping={url: json.dumps(list(v)) for url, v in validators.items()})
+        if acknowledge:
+            pipe.xack(STREAM, GROUP, *acknowledge)
+            pipe.xdel(STREAM, *acknowledge)
+        pipe.execute()
 
 
 def encode_signature(blob: bytes) -> str:
@@ -296,5 +296,3 @@ def encode_signature(blob: bytes) -> str:
 def decode_signature(text: str) -> bytes:
     return base64.b64decode(text)
 
-
-INF = math.inf

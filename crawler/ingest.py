@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import socket
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ import redis
 from crawler.alerts.config import load_alerts
 from crawler.alerts.rules import make_router
 from crawler.dedupe import Fingerprint, band_keys, make_matcher, shingle_set, signature_from_bytes, unified_diff
-from crawler.frontier import GROUP, INF, INGEST_LOCK, MIRROR, STREAM, Frontier, decode_signature, epoch
+from crawler.frontier import GROUP, INGEST_LOCK, MIRROR, STREAM, Frontier, decode_signature, epoch
 from crawler.sources import Source
 from storage import Store, StorageFull
 from storage.runs import process_alive
@@ -51,6 +52,8 @@ class Ingester:
         self.router = make_router(load_alerts(config_dir))
         self.store = Store(db_path)
         self.applied = 0
+        self._fetched: dict[str, float] = {}  # mirror entries of the batch, written with its acknowledgements
+        self._validators: dict[str, tuple[str | None, str | None]] = {}
         self._last_expiry = 0.0
 
     def close(self) -> None:
@@ -105,14 +108,13 @@ class Ingester:
                 validators[url] = (etag, last_modified)
             count += 1
             if len(fetched) >= 20_000:
-                self.frontier.mirror_fetched(fetched)
+                self.frontier.write_mirror(fetched, {})
                 fetched = {}
         for (key,) in db.execute("SELECT url_key FROM url_aliases"):
-            fetched[key] = INF
+            fetched[key] = math.inf
         for url, etag, last_modified in db.execute("SELECT url, etag, last_modified FROM page_validators"):
             validators[url] = (etag, last_modified)
-        self.frontier.mirror_fetched(fetched)
-        self.frontier.mirror_validators(validators)
+        self.frontier.write_mirror(fetched, validators)
         self.redis.set(MIRROR, identity)
         log.info("mirror of %d stored article(s) rebuilt in Redis in %.1fs", count, time.monotonic() - started)
 
@@ -132,11 +134,14 @@ class Ingester:
                 messages = entries[0][1] if entries else []
                 if backlog and not messages:
                     backlog = False
-                for message_id, fields in messages:
-                    self.apply(fields[b"t"].decode(), fields[b"d"].decode())
-                    self.redis.xack(STREAM, GROUP, message_id)
-                    self.redis.xdel(STREAM, message_id)
-                    self.applied += 1
+                done: list[bytes] = []
+                try:
+                    for message_id, fields in messages:
+                        self.apply(fields[b"t"].decode(), fields[b"d"].decode())
+                        done.append(message_id)
+                        self.applied += 1
+                finally:  # what committed is acknowledged; the rest is read again
+                    self._flush(done)
                 self.expire_stale()
             except IngestLocked:
                 raise
@@ -149,13 +154,18 @@ class Ingester:
                 backlog = True
                 time.sleep(10)
 
+    def _flush(self, done: list[bytes]) -> None:
+        fetched, validators = self._fetched, self._validators
+        self._fetched, self._validators = {}, {}
+        self.frontier.write_mirror(fetched, validators, acknowledge=done)
+
     def apply(self, kind: str, data: str) -> None:
         body: Any = json.loads(data)
         if kind == "article":
             self._article(body)
         elif kind == "touch":
             self.store.touch_article(body["url"])
-            self.frontier.mirror_fetched({body["url"]: time.time()})
+            self._fetched[body["url"]] = time.time()
         elif kind == "error":
             self.store.record_error(run_id=body["run"], source=body["source"], url=body["url"], kind=body["kind"],
                                     message=body["message"], status=body["status"])
@@ -174,9 +184,9 @@ class Ingester:
             source, record, identity, make_matcher(identity), lambda old, new: unified_diff(old, new, record["url"]),
             run_id=body["run"], flags=body["flags"], band_keys_of=band_keys, router=self.router,
         )
-        when = INF if decision.outcome == "duplicate" else time.time()
-        self.frontier.mirror_fetched({record["url"]: when, record["url_key"]: when})
-        self.frontier.mirror_validators({record["url"]: (record["etag"], record["last_modified"])})
+        when = math.inf if decision.outcome == "duplicate" else time.time()  # an alias is never fetched again
+        self._fetched[record["url"]] = self._fetched[record["url_key"]] = when
+        self._validators[record["url"]] = (record["etag"], record["last_modified"])
         if decision.outcome != "unchanged":
             detail = f" [{decision.detail}]" if decision.detail else ""
             log.info("%s: %s article #%d %s (%s)%s", source, decision.outcome, decision.article_id, record["title"],
@@ -192,14 +202,13 @@ class Ingester:
         counts = self._counts(run)
         clean = reason == "finished" and counts["errors"] == 0
         text = self.frontier.source_json(name)
-        if clean:
-            validators = self.frontier.run_list_validators(run)
-            self.store.save_page_validators(validators)
-            self.frontier.mirror_validators(validators)
-            if text:
-                self.store.mark_lists(name, Source.model_validate_json(text).start_urls, complete=True)
+        validators = self.frontier.run_list_validators(run) if clean else {}
         status = "ok" if clean else ("errors" if reason == "finished" else "interrupted")
-        self.store.finish_run(run, status=status, finish_reason=reason, counts=counts)
+        self.store.end_crawl(
+            run, name, Source.model_validate_json(text).start_urls if text else [], clean=clean, status=status,
+            reason=reason, counts=counts, validators=validators,
+        )
+        self._validators.update(validators)
         self.frontier.close_run(run)
         log.info("%s: run %d %s: %s", name, run, status, ", ".join(f"{k} {v}" for k, v in counts.items() if v))
         if self.on_run_end is not None:

@@ -56,10 +56,13 @@ class StorePipeline:
     def __init__(self, crawler: Any, workers: int):
         self.crawler = crawler
         self.workers = workers
-        # A broken alerts.yaml stops the crawl here, before anything is stored without its alerts.
-        self.router = make_router(load_alerts(crawler.settings.get("CRAWLER_CONFIG")))
+        self.router = self._router()
         self._pool: ProcessPoolExecutor | None = None
         self._pages = 0
+
+    def _router(self) -> Any:
+        # A broken alerts.yaml stops the crawl here, before anything is stored without its alerts.
+        return make_router(load_alerts(self.crawler.settings.get("CRAWLER_CONFIG")))
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> StorePipeline:

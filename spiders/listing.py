@@ -108,18 +108,13 @@ class ListingSpider(scrapy.Spider):
 
     # -- requests --------------------------------------------------------------------------------
     async def start(self):
+        urls = self.source.start_urls
         try:
-            self.store.register_source(self.source.name, self.source.title, str(self.loaded.file))
-            self.run_id = self.store.start_run(self.source.name)
+            self.run_id, progress = self.store.begin_crawl(self.source.name, self.source.title, str(self.loaded.file), urls)
         except StorageFull as exc:
             self.stop_storage_full(exc)
             return
-        urls = self.source.start_urls
-        # A list read to the end last time may stop early now (304, fully known page);
-        # one whose crawl was cut off (kill, timeout, errors) is read to the end again.
-        progress = self.store.list_progress(urls)
         self._resume = {url for url in urls if not progress.get(url)}
-        self.store.mark_lists(self.source.name, urls, complete=False)
         for url in urls:
             if url not in progress:
                 log.info("%s: first crawl of %s (up to %d list pages)", self.source.name, url, self._max_pages)
@@ -301,15 +296,13 @@ class ListingSpider(scrapy.Spider):
                 "articles_unchanged", "errors",
             )
         }
-        # Validators are kept only after a clean run: otherwise a 304 next time
-        # would hide the articles that failed this time.
+        clean = counts["errors"] == 0 and reason == "finished"
         try:
-            if counts["errors"] == 0 and reason == "finished":
-                self.store.save_page_validators(self._validators)
-                self.store.mark_lists(self.source.name, self.source.start_urls, complete=True)
             if self.run_id is not None:
-                status = "ok" if counts["errors"] == 0 and reason == "finished" else "errors"
-                self.store.finish_run(self.run_id, status=status, finish_reason=reason, counts=counts)
+                self.store.end_crawl(
+                    self.run_id, self.source.name, self.source.start_urls, clean=clean,
+                    status="ok" if clean else "errors", reason=reason, counts=counts, validators=self._validators,
+                )
         except StorageFull as exc:  # the run stays "running" and is marked interrupted by the next crawl
             log.error("%s: could not record the end of the run: %s", self.source.name, exc)
         finally:

@@ -207,7 +207,7 @@ class WorkerSpider(ListingSpider):
         except Exception as exc:  # noqa: BLE001 - a bug must not leave the run waiting for ever
             return self._failed(crawl, response, exc)
         children = [(r.meta["field"], self.serialize(r), r.meta["kind"] == "article") for r in out]
-        _finished, taken = self.frontier.expand(crawl.run_id, response.meta["field"], children)
+        taken = self.frontier.expand(crawl.run_id, response.meta["field"], children)
         return [r for r in out if r.meta["field"] in taken]
 
     def parse_article(self, response: Response):
@@ -242,11 +242,8 @@ def _slot(source: Source) -> str:
 class WorkerPipeline(StorePipeline):
     """Extract in the worker; the article goes to the ingester as a message (no SQLite here)."""
 
-    def __init__(self, crawler: Any, workers: int):
-        self.crawler = crawler
-        self.workers = workers
-        self._pool = None
-        self._pages = 0
+    def _router(self) -> None:
+        return None  # the ingester routes alerts
 
     def _done(self, crawl: Any, item: FetchedPage) -> None:
         self.crawler.spider.frontier.complete(item.crawl["run"], item.crawl["field"])
@@ -291,11 +288,8 @@ class RedisScheduler(Scheduler):
 def open_poll(frontier: Frontier, store: Any, source: Source, config_file: str) -> int:
     """Open a run of ``source`` in SQLite and queue its start requests in Redis; return the run id."""
     spider = WorkerSpider()  # only to build and serialize the requests as the workers will
-    store.register_source(source.name, source.title, config_file)
-    run = store.start_run(source.name)
     urls = source.start_urls
-    progress = store.list_progress(urls)
-    store.mark_lists(source.name, urls, complete=False)
+    run, progress = store.begin_crawl(source.name, source.title, config_file, urls)
     context = RunContext(source, store, run)  # the first pages' validators come from SQLite
     requests = [spider._list_request(context, url, 1, url, resume=not progress.get(url)) for url in urls]
     try:

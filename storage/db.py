@@ -122,6 +122,31 @@ class Store(ArticleQueries, RunQueries, OutboxQueries):
             applied.append(name)
         return applied
 
+    # -- a crawl's beginning and end (in one process, or by the Redis ingester) --------
+    def begin_crawl(self, name: str, title: str, config_file: str, start_urls: list[str]) -> tuple[int, dict[str, bool]]:
+        """Register the source, open a run and mark its lists unfinished.
+
+        Returns the run id and what list_progress said before: a list read to the end
+        last time may stop early now (304, fully known page); one whose crawl was cut
+        off (kill, timeout, errors) is read to the end again.
+        """
+        self.register_source(name, title, config_file)
+        run_id = self.start_run(name)
+        progress = self.list_progress(start_urls)
+        self.mark_lists(name, start_urls, complete=False)
+        return run_id, progress
+
+    def end_crawl(
+        self, run_id: int, source: str, start_urls: list[str], *, clean: bool, status: str, reason: str,
+        counts: dict[str, int], validators: dict[str, tuple[str | None, str | None]],
+    ) -> None:
+        """Close a run. List validators are kept, and the lists marked read to the end, only after
+        a clean run: otherwise a 304 next time would hide the articles that failed this time."""
+        if clean:
+            self.save_page_validators(validators)
+            self.mark_lists(source, start_urls, complete=True)
+        self.finish_run(run_id, status=status, finish_reason=reason, counts=counts)
+
     # -- sources --------------------------------------------------------
     def register_source(self, name: str, title: str, config_file: str) -> None:
         now = utcnow()

@@ -25,6 +25,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import re
 import resource
 import sqlite3
 import subprocess
@@ -39,7 +40,9 @@ from bench.polling import _config
 from crawler.simulator import Simulator
 
 PORTALS = {"credit": "sim-credit", "dzwww": "sim-dzwww", "iqilu": "sim-iqilu"}
-LINKS = {"credit": "div.list td.bt a", "dzwww": "div.news-list h3 a", "iqilu": "ul.list-news li a"}
+# How the naive spider finds article links: a CSS selector, or ("re:") a regex over the text for the
+# Hanweb column and dataproxy.jsp answers, whose links sit in CDATA records, not in <a> elements.
+LINKS = {"credit": "re:/art/\\d+/\\d+/\\d+/art_\\d+_\\d+\\.html", "dzwww": "div.news-list h3 a", "iqilu": "ul.list-news li a"}
 
 
 # -- the naive baseline (runs in a child: python -m bench.e2e --naive DB URLS_FILE) -------------------------
@@ -63,7 +66,8 @@ def naive_crawl(db: str, urls_file: str) -> None:
                 yield scrapy.Request(url, cb_kwargs={"css": css})
 
         def parse(self, response, css):
-            for href in response.css(f"{css}::attr(href)").getall():
+            hrefs = re.findall(css[3:], response.text) if css.startswith("re:") else response.css(f"{css}::attr(href)").getall()
+            for href in hrefs:
                 yield response.follow(href, self.parse_article)
 
         def parse_article(self, response):
@@ -205,10 +209,10 @@ def main() -> None:
     cores = os.cpu_count() or 1
     with Simulator(articles_per_portal=per_portal, page_size=20) as sim:
         config = _config(work / "config", "1h")
-        pages = {p: -(-len(sim.articles(p)) // 20) for p in PORTALS}
+        pages = {p: sim.list_pages(p) for p in PORTALS}
         total = sum(len(sim.articles(p)) for p in PORTALS)
         urls = work / "lists.txt"
-        urls.write_text("".join(f"{LINKS[p]} {sim.list_url(p, n)}\n" for p in PORTALS for n in range(1, pages[p] + 1)))
+        urls.write_text("".join(f"{LINKS[p]} {sim.list_get_url(p, n)}\n" for p in PORTALS for n in range(1, pages[p] + 1)))
         env = {**sim.env(), "CRAWLER_EXTRACT_WORKERS": str(cores), "CRAWLER_PROGRESS_INTERVAL": "0"}
         results = {}
         for name in ("naive", "ours"):  # naive first: any warm-up (page cache, simulator) favours it

@@ -20,6 +20,7 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from crawler import boilerplate, spam
+from crawler.families import container_lines, meta_values
 from crawler.dates import VOLATILE_DATE_LINE, date_from_url, has_time, parse_chinese_datetime, parse_machine_datetime
 from crawler.errors import ExtractionError
 from crawler.models import Article
@@ -101,6 +102,7 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
 
     header, after = _split_header(page_lines, body_lines)
     published_at, date_origin = _published(tree, url, header, after)
+    column = meta_values(tree, ["ColumnName"])
     return Article(
         url=url,
         canonical_url=_canonical(tree, url),
@@ -109,7 +111,8 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
         published_at=published_at,
         date_origin=date_origin,
         author=_author(header, body_lines),
-        source_name=_source_name(header),
+        source_name=_source_name(tree, header),
+        column=column[0] if column else None,
         flags=[spam.FLAG] if injected else [],
     )
 
@@ -178,6 +181,11 @@ def _letters(text: str) -> int:
 
 
 def _body_lines(tree: lxml.html.HtmlElement, url: str, extra: list[re.Pattern[str]]) -> list[str]:
+    contained = container_lines(tree)  # the CMS template's own content element (#zoom, .TRS_Editor, …)
+    if contained is not None:
+        lines = _clean_lines(contained, extra)
+        if _letters("".join(lines)) >= MIN_BODY_CHARS * 3:
+            return lines
     densest = _clean_lines(_densest_block(tree), extra)
     for options in ({}, {"favor_recall": True}):
         doc = trafilatura.bare_extraction(
@@ -300,9 +308,13 @@ def _is_header_line(line: str) -> bool:
 
 
 def _strip_head(lines: list[str], title: str) -> list[str]:
-    """Drop the title and header lines that the extractor kept above the text."""
+    """Drop the title and header lines that the extractor kept above the text; also a title that a
+    government document repeats over two or three lines ("教育部办公厅关于举办" / "…的通知")."""
     head, rest = lines[:4], lines[4:]
     kept = [line for line in head if line != title and not _is_header_line(line)]
+    squeezed = title.replace(" ", "")
+    while len(kept) > 1 and len(kept[0]) >= 4 and kept[0].replace(" ", "") in squeezed and kept[0] != squeezed:
+        kept = kept[1:]
     return kept + rest
 
 
@@ -348,16 +360,6 @@ def _split_header(page_lines: list[str], body_lines: list[str]) -> tuple[list[st
 # -- metadata ---------------------------------------------------------------------------------
 
 
-def _meta(tree: lxml.html.HtmlElement, names: Iterable[str]) -> list[str]:
-    wanted = set(names)
-    found = []
-    for el in tree.iter("meta"):
-        key = (el.get("name") or el.get("property") or el.get("itemprop") or "").strip().lower()
-        if key in wanted and (el.get("content") or "").strip():
-            found.append(el.get("content").strip())
-    return found
-
-
 def strip_site_suffix(title: str) -> str:
     """``标题_枣庄新闻_大众网`` → ``标题``; ``标题 - 齐鲁网`` → ``标题``."""
     title = " ".join(title.split())
@@ -369,8 +371,11 @@ def strip_site_suffix(title: str) -> str:
 
 
 def _title(tree: lxml.html.HtmlElement) -> str:
+    declared = meta_values(tree, ["ArticleTitle"])  # Hanweb/TRS name their article: trust it
+    if declared and len(declared[0]) >= 4:
+        return " ".join(declared[0].split())
     page_title = strip_site_suffix(tree.findtext(".//title") or "")
-    candidates = _meta(tree, _META_TITLE_NAMES)
+    candidates = meta_values(tree, _META_TITLE_NAMES)
     for xpath in ("//h1", "//h2", "//*[contains(@class, 'title')]"):
         candidates += [" ".join(el.text_content().split()) for el in tree.xpath(xpath)]
     candidates = [strip_site_suffix(c) for c in candidates if len(c.strip()) >= 4]
@@ -384,15 +389,26 @@ def _canonical(tree: lxml.html.HtmlElement, url: str) -> str | None:
     for el in tree.iter("link"):
         if (el.get("rel") or "").lower() == "canonical" and el.get("href"):
             return urljoin(url, el.get("href").strip())
+    declared = meta_values(tree, ["Url"])  # Hanweb: <meta name="Url" content="http://…/art_…html">
+    if declared and declared[0].startswith(("http://", "https://")):
+        return declared[0]
     return None
 
 
 def _published(tree: lxml.html.HtmlElement, url: str, header: list[str], after: list[str]):
-    for value in _meta(tree, _META_DATE_NAMES):
-        parsed = parse_machine_datetime(value)
-        if parsed:
-            return parsed, "meta"
     near = header[-15:]  # the lines just above the text; menus and banners sit higher up
+    declared = [d for d in (parse_machine_datetime(v) for v in meta_values(tree, _META_DATE_NAMES)) if d]
+    if declared:
+        timed = [d for d in declared if (d.hour, d.minute, d.second) != (0, 0, 0)]
+        if timed:  # TRS pages carry publishdate (a day) and PubDate (with the time)
+            return timed[0], "meta"
+        day = declared[0]
+        for line in near + after[:40]:  # the header line often has the time the meta leaves out
+            if len(line) <= 80 and has_time(line) and not VOLATILE_DATE_LINE.search(line):
+                parsed = parse_chinese_datetime(line)
+                if parsed and parsed.date() == day.date():
+                    return parsed, "meta"
+        return day, "meta"
     labelled = [line for line in near if boilerplate.HEADER_LABEL.search(line) or has_time(line)]
     for line in labelled + [line for line in near if len(line) <= 25]:
         if not VOLATILE_DATE_LINE.search(line):
@@ -430,9 +446,18 @@ def _author(header: list[str], body_lines: list[str]) -> str | None:
     return None
 
 
-def _source_name(header: list[str]) -> str | None:
-    for line in header:
+def _source_name(tree: lxml.html.HtmlElement, header: list[str]) -> str | None:
+    declared = meta_values(tree, ["ContentSource"])  # Hanweb/TRS: the original source
+    if declared and len(declared[0]) <= 30:
+        return declared[0]
+    for index, line in enumerate(header):
         match = _SOURCE_LABEL.search(line)
         if match:
             return match.group(1)
-    return None
+        if _BARE_SOURCE_LABEL.search(line) and index + 1 < len(header) and 2 <= len(header[index + 1]) <= 20:
+            return header[index + 1]  # "来源：" then the source as a link on the next line
+    named = meta_values(tree, ["source"])  # TRS news templates
+    return named[0] if named and len(named[0]) <= 30 else None
+
+
+_BARE_SOURCE_LABEL = re.compile(r"(?:^|\s)(?:来源|來源|稿源)\s*[:：]$")

@@ -7,6 +7,7 @@ host resolved and refused if it is loopback/private/link-local (unless allowed),
 
 from __future__ import annotations
 
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
@@ -48,11 +49,13 @@ class _Guarded(urllib.request.HTTPRedirectHandler):
 
 
 def get(url: str, *, encoding: str | None = None, timeout: float = 30, user_agent: str = DEFAULT_USER_AGENT,
-        allow_private: Allow = False) -> Page:
-    """GET one page; raises Refused for a forbidden target, urllib/OS errors for the rest."""
+        allow_private: Allow = False, form: dict[str, str] | None = None) -> Page:
+    """GET one page (POST ``form``, url-encoded, when given); raises Refused for a forbidden target,
+    urllib/OS errors for the rest."""
     resolve_url(url, allow_private=allow_private, what="URL")
     opener = urllib.request.build_opener(_Guarded(allow_private))
-    request = urllib.request.Request(url, headers={"User-Agent": user_agent})
+    data = urllib.parse.urlencode(form).encode("ascii") if form is not None else None
+    request = urllib.request.Request(url, data=data, headers={"User-Agent": user_agent})
     with opener.open(request, timeout=timeout) as answer:
         body = answer.read(MAX_BYTES + 1)
         if len(body) > MAX_BYTES:

@@ -34,6 +34,7 @@ class Article:
     date_origin: str | None = None  # where the date came from: meta, header, url, trafilatura
     author: str | None = None
     source_name: str | None = None  # the original source ("来源:大众日报"), not the portal
+    column: str | None = None  # the portal's column (CMS meta ColumnName), when the page names it
     flags: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -45,6 +46,7 @@ class Article:
             "date_origin": self.date_origin,
             "author": self.author,
             "source_name": self.source_name,
+            "column": self.column,
             "flags": list(self.flags),
             "body": self.body,
         }

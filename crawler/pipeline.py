@@ -43,6 +43,7 @@ def article_record(article: Article, page: FetchedPage) -> dict[str, Any]:
         "published_at": article.published_at.isoformat() if article.published_at else None,
         "author": article.author,
         "source_name": article.source_name,
+        "column_name": article.column,
         "encoding": page.encoding,
         "etag": page.etag,
         "last_modified": page.last_modified,

@@ -21,7 +21,8 @@ from crawler.extract import extract
 from crawler.fetch import Refused, get
 from crawler.netguard import check_url
 from crawler.sources import LinkRules, Pagination, Source
-from spiders.links import article_links, next_page_url
+from spiders.cms import NextPage, datastore_records, script_rendered
+from spiders.links import article_links, next_page, own_pager
 
 
 @dataclass
@@ -33,6 +34,7 @@ class ListPage:
     selected: int | None = None  # nodes the links selector matched (None: automatic detection)
     links: list[str] = field(default_factory=list)
     next_url: str | None = None
+    script_note: str | None = None  # why the links are likely drawn by a script we cannot follow
 
 
 @dataclass
@@ -60,11 +62,11 @@ class Trial:
         return asdict(self)
 
 
-def _get(url: str, source: Source) -> HtmlResponse:
-    """One GET with the source's user agent, timeout and encoding; HTTP errors raise."""
+def _get(url: str, source: Source, form: dict[str, str] | None = None) -> HtmlResponse:
+    """One GET (or POST of ``form``) with the source's user agent, timeout and encoding; HTTP errors raise."""
     req = source.request
     page = get(url, encoding=req.encoding, timeout=req.timeout.total_seconds(), user_agent=req.user_agent,
-               allow_private=req.allow_private_targets)
+               allow_private=req.allow_private_targets, form=form)
     return HtmlResponse(page.url, status=page.status, body=page.text.encode("utf-8"), encoding="utf-8")
 
 
@@ -93,14 +95,15 @@ def try_source(source: Source, *, pages: int = 2, articles: int = 3) -> Trial:
     pagination = source.pagination or Pagination()
     found: list[str] = []
     for start_url in source.start_urls:
-        url: str | None = start_url
+        via: NextPage | None = NextPage(start_url)
         for number in range(1, pages + 1):
-            if url is None:
+            if via is None:
                 break
+            url = via.url
             page = ListPage(url)
             trial.pages.append(page)
             try:
-                response = _get(url, source)
+                response = _get(url, source, via.form if via.method == "POST" else None)
             except Exception as exc:  # noqa: BLE001 - every failure is reported, none stops the trial
                 page.error = _describe(exc)
                 trial.problems.append(f"list page {url}: {page.error}")
@@ -109,10 +112,15 @@ def try_source(source: Source, *, pages: int = 2, articles: int = 3) -> Trial:
             page.anchors = len(response.xpath("//a[@href]"))
             page.selected = _selected(response, source.links)
             page.links = article_links(response, source.links, hosts)
-            page.next_url = next_page_url(response, pagination, number, start_url)
+            following = next_page(response, pagination, number, start_url, via.jpage)
+            page.next_url = following.url if following else None
+            if not page.links:
+                visible = response.xpath("//body//text()[not(ancestor::script or ancestor::style)]").getall()
+                page.script_note = script_rendered(response.text, page.anchors, len("".join(visible).strip()))
             found += [link for link in page.links if link not in found]
-            _page_problems(trial, source, page, number)
-            url = page.next_url
+            if not (page.links == [] and via.jpage is not None):  # a pager group past the end is no problem
+                _page_problems(trial, source, page, number)
+            via = following
     for link in found[:articles]:
         trial.articles.append(_try_article(link, source))
     _article_problems(trial, found)
@@ -126,6 +134,11 @@ def _page_problems(trial: Trial, source: Source, page: ListPage, number: int) ->
         trial.problems.append(f"{page.url}: {selector} matched nothing (the page has {page.anchors} links)")
     elif not page.links and (rules.allow or rules.deny):
         trial.problems.append(f"{page.url}: every link was filtered out by links.allow / links.deny")
+    elif not page.links and page.script_note:
+        trial.problems.append(
+            f"{page.url}: no article links: {page.script_note}; this crawler does not run scripts: set links.allow "
+            "to the article URLs if they are in the page source, start from another list URL, or use the site's API/feed URL"
+        )
     elif not page.links:
         how = "automatic detection" if rules.automatic else selector
         trial.problems.append(f"{page.url}: no article links found ({how}); set links.css to the list's links")
@@ -243,9 +256,12 @@ def starter_yaml(url: str, name: str, *, user_agent: str | None = None, allow_pr
     notes: list[str] = []
     title = (response.xpath("//title/text()").get() or name).strip()
     title = re.split(r"\s*[-_|–—]\s*", title)[0] or name
-    container = _container_selector(response, links) if links else None
+    in_datastore = bool(datastore_records(response.text))
+    container = _container_selector(response, links) if links and not in_datastore else None
     allow = _allow_pattern(links)
-    next_url = next_page_url(response, Pagination(), 1, url)
+    following = next_page(response, Pagination(), 1, url)
+    next_url = following.url if following else None
+    pager = own_pager(response)
     lines = [
         f"# Starter config written by `crawler sources new` from {url}",
         "# Check it with `crawler sources try` and edit before it goes live (docs/sources.md).",
@@ -257,17 +273,23 @@ def starter_yaml(url: str, name: str, *, user_agent: str | None = None, allow_pr
     ]
     if container:
         lines.append(f'  css: "{container}"')
+    elif in_datastore:
+        lines.append("  # the links are in the page's Hanweb <datastore> script block: found automatically")
     else:
         lines.append("  # css: \"div.list\"   # could not find a container of the article links: set one")
         notes.append("no container of article links found; links are detected automatically")
     if allow:
         lines += ["  allow:", f"    - '{allow}'"]
     lines.append("pagination:")
-    if next_url is None:  # numbered page links only ("1 2 3"): take the link to page 2
+    if pager:
+        lines.append(f"  # automatic: the page's own {pager} pager is followed (no pattern needed)")
+    elif next_url is None:  # numbered page links only ("1 2 3"): take the link to page 2
         second = response.xpath("//a[normalize-space()='2']/@href").get()
         next_url = response.urljoin(second.strip()) if second else None
-    pattern = _pattern_of(next_url, url) if next_url else None
-    if pattern:
+    pattern = _pattern_of(next_url, url) if next_url and not pager else None
+    if pager:
+        pass
+    elif pattern:
         lines += [f"  pattern: {pattern[0]}", f"  first: {pattern[1]}"]
     elif next_url:
         anchor_text = response.xpath(f"//a[@href and contains(@href, '{next_url.rsplit('/', 1)[-1]}')]/text()").get()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit
 
-from scrapy.http import TextResponse
+from scrapy.http import HtmlResponse, TextResponse
 
 from crawler.normalize import canonical_url
 from crawler.sources import LinkRules, Pagination
+from spiders.cms import JPage, NextPage, datastore_records, iqilu_next, jpage_of, total_records, trs_next
 
 # URL shapes of article pages on Chinese portal CMSs (TRS, Hanweb, iqilu, generic).
 _ARTICLE_URL = re.compile(
@@ -42,15 +43,26 @@ def _same_site(url: str, start_netlocs: set[str]) -> bool:
     return any(_base_domain(host) == _base_domain(n.split(":")[0]) for n in start_netlocs)
 
 
+def link_document(response: TextResponse) -> TextResponse:
+    """Where a list page's links are: the page itself, or the records of its Hanweb ``<datastore>``
+    (a column page, where the links sit inside a script block, or a dataproxy.jsp answer)."""
+    records = datastore_records(response.text)
+    if not records:
+        return response
+    body = "<html><body>\n" + "\n".join(records) + "\n</body></html>"
+    return HtmlResponse(response.url, body=body.encode("utf-8"), encoding="utf-8")
+
+
 def article_links(response: TextResponse, rules: LinkRules, hosts: set[str]) -> list[str]:
     """Canonical URLs of the article links on a list page, in page order, once each."""
+    response = link_document(response)
     if rules.css:
         nodes = response.css(rules.css)
     elif rules.xpath:
         nodes = response.xpath(rules.xpath)
     else:
         nodes = response.xpath("//a[@href]")
-    found: dict[str, None] = {}
+    found: dict[str, bool] = {}  # URL -> has a dated CMS article shape
     for node in nodes:
         anchors = [node] if getattr(node.root, "tag", None) == "a" else node.xpath(".//a[@href]")
         for anchor in anchors:
@@ -58,22 +70,32 @@ def article_links(response: TextResponse, rules: LinkRules, hosts: set[str]) -> 
             if not href or href.startswith(("javascript:", "mailto:", "#")):
                 continue
             url = canonical_url(response.urljoin(href))
-            if not url.startswith(("http://", "https://")) or not _same_site(url, hosts):
+            if url in found or not url.startswith(("http://", "https://")) or not _same_site(url, hosts):
                 continue
             if rules.allow and not any(re.search(p, url) for p in rules.allow):
                 continue
             if any(re.search(p, url) for p in rules.deny):
                 continue
-            if rules.automatic and not _looks_like_article(url, " ".join(anchor.xpath(".//text()").getall())):
-                continue
-            found[url] = None
+            if rules.automatic:
+                shaped = _ARTICLE_URL.search(urlsplit(url).path) is not None
+                if not shaped and not _looks_like_article(url, " ".join(anchor.xpath(".//text()").getall())):
+                    continue
+                found[url] = shaped
+            else:
+                found[url] = True
+    if rules.automatic and sum(found.values()) >= _SHAPED_ENOUGH:
+        # The site names its articles by dated URLs: undated pages with long link texts are
+        # forum threads, topic pages and the like.
+        return [url for url, shaped in found.items() if shaped]
     return list(found)
 
 
+_SHAPED_ENOUGH = 5
+
+
 def _looks_like_article(url: str, text: str) -> bool:
+    """An undated URL that may still be an article: a long headline linking to a page."""
     path = urlsplit(url).path
-    if _ARTICLE_URL.search(path):
-        return True
     return (
         len(_CJK.findall(text)) >= 10
         and re.search(r"\.s?html?$", path) is not None
@@ -81,25 +103,61 @@ def _looks_like_article(url: str, text: str) -> bool:
     )
 
 
-def next_page_url(response: TextResponse, pagination: Pagination, page: int, start_url: str) -> str | None:
-    """URL of list page ``page + 1``, or None when there is none to follow."""
+def next_page(
+    response: TextResponse, pagination: Pagination, page: int, start_url: str, jpage: JPage | None = None
+) -> NextPage | None:
+    """List page ``page + 1``, or None when there is none to follow.
+
+    With no pagination rule in the config, the page's own pager decides: a Hanweb
+    jpage (``jpage``: the state carried from the column page), a TRS
+    ``createPageHTML`` script, a next-page link, an iqilu ``list_<catid>_<n>`` link.
+    """
     if page >= pagination.max_pages:
         return None
     if pagination.pattern:
-        return urljoin(start_url, pagination.pattern.format(page=pagination.first + page - 1))
+        return NextPage(urljoin(start_url, pagination.pattern.format(page=pagination.first + page - 1)))
     nodes = response.css(pagination.next_css) if pagination.next_css else (
         response.xpath(pagination.next_xpath) if pagination.next_xpath else None
     )
     if nodes is None:
-        return _auto_next(response)
+        return _auto_next(response, jpage)
     for node in nodes:
         href = node.attrib.get("href") if getattr(node.root, "tag", None) == "a" else node.xpath(".//a/@href").get()
         if href and not href.startswith("javascript:"):
-            return response.urljoin(href.strip())
+            return NextPage(response.urljoin(href.strip()))
     return None
 
 
-def _auto_next(response: TextResponse) -> str | None:
+def _auto_next(response: TextResponse, jpage: JPage | None) -> NextPage | None:
+    text = response.text
+    records = len(datastore_records(text))
+    if jpage is not None:  # a dataproxy.jsp answer: the next group, until the column ends
+        return jpage.next(records, total_records(text))
+    if records and (declared := jpage_of(text, response.url, records)) is not None:
+        return declared.next(records)
+    if trs := trs_next(text, response.url):
+        return NextPage(trs)
+    if link := _next_link(response):
+        return NextPage(link)
+    if (listed := iqilu_next(response.xpath("//a/@href").getall(), response.url)) is not None:
+        return NextPage(listed)
+    return None
+
+
+def own_pager(response: TextResponse) -> str | None:
+    """The CMS pager that automatic pagination follows on this page, by name, or None."""
+    text = response.text
+    records = len(datastore_records(text))
+    if records and jpage_of(text, response.url, records) is not None:
+        return "Hanweb jpage (dataproxy.jsp)"
+    if trs_next(text, response.url):
+        return "TRS createPageHTML"
+    if _next_link(response) is None and iqilu_next(response.xpath("//a/@href").getall(), response.url):
+        return "iqilu list_<catid>_<n>"
+    return None
+
+
+def _next_link(response: TextResponse) -> str | None:
     link = response.xpath("//a[@rel='next']/@href | //link[@rel='next']/@href").get()
     if link:
         return response.urljoin(link)

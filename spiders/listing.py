@@ -15,7 +15,7 @@ import logging
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
@@ -28,7 +28,8 @@ from crawler.normalize import canonical_url, url_key
 from crawler.sources import LoadedSource, Pagination, load_sources
 from crawler.charset import better_encoding, looks_binary
 from spiders.faults import classify_failure
-from spiders.links import article_links, next_page_url
+from spiders.cms import JPage, NextPage, script_rendered
+from spiders.links import article_links, next_page
 from storage import Store, StorageFull
 
 log = logging.getLogger(__name__)
@@ -122,20 +123,34 @@ class ListingSpider(scrapy.Spider):
                 log.info("%s: last crawl of %s did not finish; reading the whole list again", self.source.name, url)
             yield self._list_request(self, url, page=1, start_url=url, resume=url in self._resume)
 
-    def _list_request(self, crawl: Any, url: str, page: int, start_url: str, resume: bool) -> scrapy.Request:
+    def _list_request(
+        self, crawl: Any, url: str, page: int, start_url: str, resume: bool, via: NextPage | None = None
+    ) -> scrapy.Request:
+        meta: dict[str, Any] = {"page": page, "start_url": start_url, "resume": resume, "kind": "list"}
+        if via is not None and via.method == "POST":  # a Hanweb dataproxy.jsp group: never conditional
+            meta["jpage"] = via.jpage.as_dict() if via.jpage else None
+            return self._request(crawl, url, self.parse_list, (None, None), meta, form=via.form)
         validators = (None, None) if resume else crawl.store.page_validator(url)
-        return self._request(
-            crawl, url, self.parse_list, validators,
-            {"page": page, "start_url": start_url, "resume": resume, "kind": "list"},
-        )
+        return self._request(crawl, url, self.parse_list, validators, meta)
 
-    def _request(self, crawl: Any, url: str, callback: Any, validators: tuple, meta: dict[str, Any]) -> scrapy.Request:
-        """Every request of a crawl is made here (the Redis worker adds per-source options)."""
+    def _request(
+        self, crawl: Any, url: str, callback: Any, validators: tuple, meta: dict[str, Any],
+        form: dict[str, str] | None = None,
+    ) -> scrapy.Request:
+        """Every request of a crawl is made here (the Redis worker adds per-source options).
+
+        ``form``: POST these fields (a Hanweb pager's dataproxy.jsp request) instead of a GET.
+        """
+        post = {} if form is None else {"method": "POST", "body": urlencode(form)}
+        headers = _conditional_headers(*validators)
+        if form is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded; charset=UTF-8"
         return scrapy.Request(
             url,
             callback=callback,
             errback=self.on_error,
-            headers=_conditional_headers(*validators),
+            headers=headers,
+            **post,
             # list pages are re-read every poll; article links are de-duplicated before this,
             # and a redirect loop must reach REDIRECT_MAX_TIMES, not vanish in the dupe filter
             dont_filter=True,
@@ -172,15 +187,24 @@ class ListingSpider(scrapy.Spider):
         response = self._decoded(crawl, response)
         if response is None:
             return
-        self._list_validators(crawl, response.url, (_header(response, "ETag"), _header(response, "Last-Modified")))
+        if response.request is None or response.request.method == "GET":
+            self._list_validators(crawl, response.url, (_header(response, "ETag"), _header(response, "Last-Modified")))
         links = article_links(response, source.links, crawl.start_netlocs)
+        jpage = JPage.from_dict(response.meta["jpage"]) if response.meta.get("jpage") else None
         if not links:
+            if jpage is not None:  # a dataproxy.jsp group past the column's end
+                log.info("%s: the column ends before list page %d (%s holds no records)", source.name, page, response.url)
+                return
             text = " ".join(t.strip() for t in response.xpath("//body//text()[not(ancestor::script or ancestor::style)]").getall())
             reason = unavailable_reason(response.xpath("//title/text()").get(), text)
             if reason:
                 self.record_error(crawl, response.url, reason[0], reason[1], response.status)
             else:
-                self.record_error(crawl, response.url, "no_links", "no article links found on the list page; check links.css/xpath/allow")
+                why = script_rendered(response.text, len(response.xpath("//a[@href]")), len(text))
+                self.record_error(crawl, response.url, "no_links", (
+                    f"no article links found on the list page: {why}; set links.allow, or start from another URL"
+                    if why else "no article links found on the list page; check links.css/xpath/allow"
+                ))
             return
         fresh = crawl.store.fresh_urls({url: url_key(url) for url in links}, self._recheck_before(source))
         todo = self._requested_now(crawl, [url for url in links if url not in fresh])
@@ -195,9 +219,9 @@ class ListingSpider(scrapy.Spider):
             log.info("%s: every link on list page %d is known; not paging further", source.name, page)
             return
         start_url = response.meta["start_url"]
-        next_url = next_page_url(response, source.pagination or Pagination(), page, start_url)
-        if next_url and canonical_url(next_url) != canonical_url(response.url):
-            yield self._list_request(crawl, next_url, page + 1, start_url, resume)
+        following = next_page(response, source.pagination or Pagination(), page, start_url, jpage)
+        if following and canonical_url(following.url) != canonical_url(response.url):
+            yield self._list_request(crawl, following.url, page + 1, start_url, resume, following)
 
     def parse_article(self, response: Response):
         crawl = self.crawl_of(response.meta)

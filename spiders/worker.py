@@ -175,8 +175,11 @@ class WorkerSpider(ListingSpider):
         netloc = urlsplit(request.url).netloc.lower()
         return next((c for c in reversed(self._runs.values()) if netloc in c.start_netlocs), None)
 
-    def _request(self, crawl: Any, url: str, callback: Any, validators: tuple, meta: dict[str, Any]) -> scrapy.Request:
-        request = super()._request(crawl, url, callback, validators, meta)
+    def _request(
+        self, crawl: Any, url: str, callback: Any, validators: tuple, meta: dict[str, Any],
+        form: dict[str, str] | None = None,
+    ) -> scrapy.Request:
+        request = super()._request(crawl, url, callback, validators, meta, form)
         source = crawl.source
         request.headers["User-Agent"] = source.request.user_agent
         request.meta.update(

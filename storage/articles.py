@@ -20,7 +20,7 @@ Outcome = Literal["new", "changed", "duplicate", "unchanged"]
 
 ARTICLE_FIELDS = (
     "url", "url_key", "canonical_url", "title", "body", "published_at", "author", "source_name", "content_hash",
-    "encoding", "etag", "last_modified",
+    "encoding", "etag", "last_modified", "column_name",
 )
 
 

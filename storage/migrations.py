@@ -200,6 +200,12 @@ def _m006_newest_first(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m007_column(db: sqlite_utils.Database) -> None:
+    """The portal's column of an article (Hanweb/TRS meta ColumnName), when the page names it."""
+    if "column_name" not in db.table("articles").columns_dict:
+        db.table("articles").add_column("column_name", str)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_schedule_state", _m002_schedule_state),
@@ -207,4 +213,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("004_outbox", _m004_outbox),
     ("005_search", _m005_search),
     ("006_newest_first", _m006_newest_first),
+    ("007_column", _m007_column),
 ]

@@ -13,8 +13,12 @@ SOURCES = {"credit": "sim-credit", "dzwww": "sim-dzwww", "iqilu": "sim-iqilu"}
 
 
 def _article_requests(sim: Simulator) -> list[str]:
-    lists = ("/col/", "/zzxw/index", "/zzyaowen/index", "/robots.txt")
+    lists = ("/col/", "/module/web/jpage/", "/zzxw/index", "/zzyaowen/list_", "/robots.txt")
     return [r.path for r in sim.requests() if not r.path.startswith(lists) and r.path != "/zzyaowen/"]
+
+
+def _list_requests(sim: Simulator, portal: str) -> list[tuple[str, str, int]]:
+    return [(r.method, r.path, r.status) for r in sim.requests(portal) if r.path not in _article_requests(sim) and r.path != "/robots.txt"]
 
 
 def test_first_crawl_stores_every_article_once_with_clean_fields(sim: Simulator, cli: Cli) -> None:
@@ -34,28 +38,41 @@ def test_first_crawl_stores_every_article_once_with_clean_fields(sim: Simulator,
     assert len(fetched) == len(set(fetched)) == 36
 
 
-def test_second_pass_fetches_no_article_and_a_new_one_is_stored_alone(sim: Simulator, cli: Cli) -> None:
-    cli("crawl")
-    assert cli.query("SELECT COUNT(*) FROM articles")[0][0] == 36
-    sim.clear_log()
+def test_second_pass_fetches_no_article_and_the_cms_pagers_stop_at_a_known_page(sim_config, tmp_path) -> None:
+    """Each portal's own pager is followed (Hanweb dataproxy.jsp, TRS createPageHTML, iqilu list_<catid>_<n>)
+    with the shipped-style configs (no pattern); a later crawl stops at the first list page it knows."""
+    with Simulator(articles_per_portal=30, page_size=5) as sim:
+        cli = Cli(sim_config, tmp_path / "crawler.db", sim.env())
+        cli("crawl")
+        assert cli.query("SELECT COUNT(*) FROM articles")[0][0] == 90
+        assert _list_requests(sim, "credit") == [
+            ("GET", "/col/col2345/index.html", 200),
+            ("POST", "/module/web/jpage/dataproxy.jsp?startrecord=11&endrecord=20&perpage=5", 200),
+            ("POST", "/module/web/jpage/dataproxy.jsp?startrecord=21&endrecord=30&perpage=5", 200),
+        ]
+        assert [path for _, path, _ in _list_requests(sim, "dzwww")] == ["/zzxw/index.htm"] + [f"/zzxw/index_{n}.htm" for n in range(1, 6)]
+        assert [path for _, path, _ in _list_requests(sim, "iqilu")] == ["/zzyaowen/"] + [f"/zzyaowen/list_1302_{n}.shtml" for n in range(2, 7)]
 
-    cli("crawl")
-    assert _article_requests(sim) == []
-    list_requests = sim.requests()
-    assert [r.status for r in list_requests if r.path != "/robots.txt"] == [304, 304, 304]
-    assert all(r.if_none_match for r in list_requests if r.path != "/robots.txt")
-    assert cli.query("SELECT COUNT(*) FROM articles")[0][0] == 36
-    runs = cli.query("SELECT articles_new, not_modified FROM crawl_runs ORDER BY id DESC LIMIT 3")
-    assert runs == [(0, 1)] * 3
+        sim.clear_log()
+        cli("crawl")
+        assert _article_requests(sim) == []
+        list_requests = [r for r in sim.requests() if r.path != "/robots.txt"]
+        assert [r.status for r in list_requests] == [304, 304, 304]
+        assert all(r.if_none_match for r in list_requests)
+        runs = cli.query("SELECT articles_new, not_modified FROM crawl_runs ORDER BY id DESC LIMIT 3")
+        assert runs == [(0, 1)] * 3
 
-    sim.clear_log()
-    new = sim.publish("iqilu", title="枣庄市发布2026年社会信用体系建设工作要点")
-    cli("crawl")
-    assert _article_requests(sim) == [urlsplit(sim.article_url("iqilu", new)).path]
-    rows = cli.query("SELECT title, body FROM articles WHERE id > 36")
-    assert rows == [("枣庄市发布2026年社会信用体系建设工作要点", fold(new.body))]
-    # The other two portals did not change: their list pages answered 304.
-    assert sorted(r.status for r in sim.requests() if r.portal != "iqilu" and r.path != "/robots.txt") == [304, 304]
+        sim.clear_log()
+        new = {portal: sim.publish(portal, title=f"枣庄市发布2026年社会信用体系建设工作要点（{portal}）") for portal in PORTALS}
+        cli("crawl")
+        assert sorted(_article_requests(sim)) == sorted(urlsplit(sim.article_url(p, a)).path for p, a in new.items())
+        rows = cli.query("SELECT title, body FROM articles WHERE id > 90 ORDER BY title")
+        assert rows == sorted((a.title, fold(a.body)) for a in new.values())
+        # Page 1 held the new article, page 2 only known ones: no page after it was asked for.
+        assert [path for _, path, _ in _list_requests(sim, "credit")] == [
+            "/col/col2345/index.html", "/module/web/jpage/dataproxy.jsp?startrecord=11&endrecord=20&perpage=5"]
+        assert [path for _, path, _ in _list_requests(sim, "dzwww")] == ["/zzxw/index.htm", "/zzxw/index_1.htm"]
+        assert [path for _, path, _ in _list_requests(sim, "iqilu")] == ["/zzyaowen/", "/zzyaowen/list_1302_2.shtml"]
 
 
 def test_gbk_and_traditional_pages_are_stored_as_correct_utf8(sim: Simulator, cli: Cli) -> None:

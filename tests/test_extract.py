@@ -51,7 +51,9 @@ def test_simulated_article_pages(portal: str, article: SimArticle, html: str) ->
     assert got.published_at is not None and got.published_at.utcoffset().total_seconds() == 8 * 3600
     if portal == "credit":
         assert got.published_at.replace(tzinfo=None) == article.published.replace(second=0)
-        assert got.author is None and got.source_name is None
+        assert got.author is None
+        assert got.source_name == article.source_name  # meta ContentSource (empty when the page names none)
+        assert got.column == "信用动态"  # meta ColumnName
     elif article.date_in_header:
         assert got.published_at.replace(tzinfo=None) == article.published
         assert got.date_origin == "header"

@@ -23,11 +23,15 @@ def test_try_shows_links_pagination_and_fields(sim: Simulator, cli, portal: str)
     code, trial = _try(cli, PORTALS[portal], "--pages", "2", "--articles", "3")
     assert code == 0, trial["problems"]
     newest = sim.articles(portal)
+    per_page = 10 if portal == "credit" else 5  # a Hanweb column page holds a jpage group: 2 pages of 5
     first, second = trial["pages"]
     assert first["url"] == sim.list_url(portal, 1) and second["url"] == sim.list_url(portal, 2)
     assert first["next_url"] == sim.list_url(portal, 2)
-    assert first["links"] == [sim.article_url(portal, a) for a in newest[:5]]
-    assert second["links"] == [sim.article_url(portal, a) for a in newest[5:10]]
+    assert first["links"] == [sim.article_url(portal, a) for a in newest[:per_page]]
+    # sim-dzwww selects by links.allow only (as the shipped file must): its side column's three
+    # newest headlines count too, after the page's own list.
+    hot = newest[:3] if portal == "dzwww" else []
+    assert second["links"] == [sim.article_url(portal, a) for a in newest[per_page : 2 * per_page] + hot]
     for tried, article in zip(trial["articles"], newest[:3], strict=True):
         assert tried["url"] == sim.article_url(portal, article)
         assert tried["title"] == article.title
@@ -81,13 +85,21 @@ def test_new_writes_a_config_that_finds_the_same_articles(sim: Simulator, cli, p
     assert refused.returncode == 1 and "--allow-private" in refused.stderr and not target.exists()
     cli("sources", "new", sim.list_url(portal, 1), "--name", f"new-{portal}", "-o", str(target), "--allow-private")
     cli("sources", "check", str(target))
-    config = yaml.safe_load(target.read_text(encoding="utf-8"))
-    assert config["links"].get("css"), target.read_text(encoding="utf-8")
-    assert config.get("pagination") and set(config["pagination"]) & {"pattern", "next_xpath", "next_css"}
+    text = target.read_text(encoding="utf-8")
+    config = yaml.safe_load(text)
+    # Each portal's own pager is followed without a pattern: the starter file says so instead.
+    pager = {"credit": "Hanweb jpage", "dzwww": "TRS createPageHTML", "iqilu": "iqilu list_<catid>_<n>"}[portal]
+    assert f"automatic: the page's own {pager}" in text, text
+    assert set(config["pagination"]) == {"max_pages"}
+    if portal == "credit":  # the links are in the column page's datastore, found without a selector
+        assert "css" not in (config["links"] or {}) and "<datastore>" in text
+    else:
+        assert config["links"].get("css"), text
     code, trial = _try(cli, str(target), "--pages", "2", "--articles", "1")
     assert code == 0, trial["problems"]
     newest = sim.articles(portal)
-    assert [link for page in trial["pages"] for link in page["links"]] == [sim.article_url(portal, a) for a in newest[:10]]
+    assert [link for page in trial["pages"] for link in page["links"]] == [
+        sim.article_url(portal, a) for a in newest[: 12 if portal == "credit" else 10]]
     again = cli("sources", "new", sim.list_url(portal, 1), "-o", str(target), "--allow-private", check=False)
     assert again.returncode == 1 and "exists" in again.stderr
 
@@ -112,3 +124,17 @@ def test_one_off_fetches_keep_the_network_boundaries(sim: Simulator, cli, tmp_pa
     assert refused.returncode == 1 and "--allow-private" in refused.stderr and sim.requests("iqilu") == []
     extracted = cli("extract", article, "--allow-private", "--json")
     assert json.loads(extracted.stdout)["title"] == sim.articles("iqilu")[0].title
+
+
+def test_try_diagnoses_a_list_that_only_a_browser_can_draw(sim: Simulator, cli, tmp_path: Path) -> None:
+    """A column page filled by XHR: one line says why there are no links and what the operator can do."""
+    from crawler.simulator.pages import SCRIPT_COLUMN
+
+    path = tmp_path / "scripted.yaml"
+    path.write_text(
+        f"name: scripted\ntitle: 信用公示\nstart_urls: ['{sim.base_url('credit')}{SCRIPT_COLUMN}']\n"
+        "request: {allow_private_targets: true}\n", encoding="utf-8")
+    result = cli("sources", "try", str(path), "--pages", "1", check=False)
+    assert result.returncode == 1
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("problem: ")]
+    assert "loaded by a script (XHR/fetch)" in line and "links.allow" in line and "API" in line, line

@@ -111,8 +111,8 @@ def items_search(
 
 
 EXPORT_FIELDS = (
-    "id", "source", "url", "canonical_url", "title", "published_at", "author", "source_name", "first_seen",
-    "last_seen", "version", "duplicate_of", "flags", "content_hash", "body",
+    "id", "source", "url", "canonical_url", "title", "published_at", "author", "source_name", "column_name",
+    "first_seen", "last_seen", "version", "duplicate_of", "flags", "content_hash", "body",
 )
 
 
@@ -168,8 +168,8 @@ def items_show(env: Env, item_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(row, ensure_ascii=False, indent=2))
         return
-    for key in ("id", "source", "title", "published_at", "author", "source_name", "url", "canonical_url",
-                "first_seen", "last_seen", "version", "duplicate_of"):
+    for key in ("id", "source", "title", "published_at", "author", "source_name", "column_name", "url",
+                "canonical_url", "first_seen", "last_seen", "version", "duplicate_of"):
         click.echo(f"{key + ':':<15}{row[key] if row[key] is not None else '-'}")
     if row["flags"]:
         click.echo(f"{'flags:':<15}{', '.join(row['flags'])}")

@@ -152,7 +152,7 @@ def sources_new(env: Env, url: str, name: str | None, output: Path | None, force
     (links.css), a URL pattern they share (links.allow) and the pagination; the
     file says what it could not find. Then: `crawler sources try FILE`, edit, done.
 
-    Example: crawler sources new http://zz.dzwww.com/zzxw/index.htm --name dzwww-zz
+    Example: crawler sources new http://zaozhuang.dzwww.com/zzxw/index.htm --name dzwww-zz
     """
     from urllib.parse import urlsplit
 
@@ -194,7 +194,7 @@ def extract(env: Env, file_or_url: str, url: str | None, source_name: str | None
 
     Nothing is stored. Use it to see what a page will give before a source goes live.
 
-    Example: crawler extract saved.html --url http://zz.dzwww.com/zzxw/202308/t20230824_1.htm
+    Example: crawler extract saved.html --url http://zaozhuang.dzwww.com/zzxw/202308/t20230824_1.htm
     """
     from crawler.extract import extract as run_extract
     from crawler.fetch import decode_html, fetch_page

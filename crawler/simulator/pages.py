@@ -1,11 +1,22 @@
 """HTML of the simulated portals, imitating each one's CMS family.
 
+Built from the evidence in docs/sources.md ("Target portals") and the real pages
+in tests/data/realpages/:
+
 * ``credit``  信用枣庄: Hanweb (大汉) CMS, GBK declared only in <meta>, date banner,
-  visit counter, ``/col/col<N>/index.html`` lists, ``/art/Y/M/D/art_<col>_<id>.html``.
-* ``dzwww``   大众网 Zaozhuang channel: TRS CMS, relative ``./YYYYMM/tYYYYMMDD_<id>.htm``
-  links in ``h3 > a``, ``#xl-headline`` with 来源/作者 and a timestamp.
-* ``iqilu``   齐鲁网 Zaozhuang channel: ``/<ch>/YYYY/MMDD/<id>.shtml``, side columns,
-  the 想爆料 footer; Traditional pages whose body is also in a hidden mobile copy.
+  visit counter. The column page ``/col/col<N>/index.html`` carries its links in a
+  ``<script type="text/xml"><datastore>`` block and pages on through
+  ``/module/web/jpage/dataproxy.jsp`` (jpage: POST, startrecord/endrecord/perpage
+  in the query, the declared parameters as form data). Articles
+  ``/art/Y/M/D/art_<col>_<id>.html`` with the CMS metas and ``#zoom``.
+* ``dzwww``   大众网 Zaozhuang channel: TRS CMS, GB2312, relative
+  ``./YYYYMM/tYYYYMMDD_<id>.htm`` links, pages written by
+  ``createPageHTML(count, current, "index", "htm")`` only; articles with the
+  ``#xl-headline`` block (timestamp, 来源, 作者) and the body in ``.TRS_Editor``.
+* ``iqilu``   齐鲁网 Zaozhuang channel: ``/<ch>/YYYY/MMDD/<id>.shtml``, lists paged as
+  ``list_<catid>_<n>.shtml``, the ``section-cnt-tit`` / ``article-main`` template,
+  side column ``div.col-sub``, the 想爆料 footer; Traditional pages whose body is also
+  in a hidden mobile copy.
 """
 
 from __future__ import annotations
@@ -19,8 +30,12 @@ if TYPE_CHECKING:
     from crawler.simulator.content import SimArticle
 
 CREDIT_COL = 2345
+CREDIT_UNIT = "325517"  # the jpage unit of the column's list block
+CREDIT_WEBID = "23"
+DATAPROXY = "/module/web/jpage/dataproxy.jsp"
 DZWWW_CHANNEL = "zzxw"
 IQILU_CHANNEL = "zzyaowen"
+IQILU_CATID = 1302
 
 _WEEKDAYS = "一二三四五六日"
 _QILU_FOOTER = (
@@ -46,12 +61,19 @@ def article_path(portal: str, a: SimArticle) -> str:
 
 
 def list_path(portal: str, page: int) -> str:
-    """Path of list page ``page`` (1-based)."""
+    """Path of list page ``page`` (1-based); the credit portal's pages after the first are dataproxy.jsp calls
+    (see ``dataproxy_query``)."""
     if portal == "credit":
-        return f"/col/col{CREDIT_COL}/index.html" if page == 1 else f"/col/col{CREDIT_COL}/index_{page}.html"
+        return f"/col/col{CREDIT_COL}/index.html" if page == 1 else DATAPROXY
     if portal == "dzwww":  # TRS: index.htm, index_1.htm, index_2.htm ...
         return f"/{DZWWW_CHANNEL}/index.htm" if page == 1 else f"/{DZWWW_CHANNEL}/index_{page - 1}.htm"
-    return f"/{IQILU_CHANNEL}/" if page == 1 else f"/{IQILU_CHANNEL}/index_{page}.shtml"
+    return f"/{IQILU_CHANNEL}/" if page == 1 else f"/{IQILU_CHANNEL}/list_{IQILU_CATID}_{page}.shtml"
+
+
+def credit_params() -> dict[str, str]:
+    """What the column page declares for its pager (param_<unitid>), sent as form data by jpage."""
+    return {"col": "1", "appid": "1", "webid": CREDIT_WEBID, "path": "/", "columnid": str(CREDIT_COL),
+            "sourceContentType": "1", "unitid": CREDIT_UNIT, "webname": "信用枣庄", "permissiontype": "0"}
 
 
 def _paragraphs(a: SimArticle, style: str = "") -> str:
@@ -93,25 +115,60 @@ _CREDIT_FOOTER = (
 )
 
 
-def credit_list(items: list[SimArticle], page: int, pages: int, today: date) -> str:
-    rows = "\n".join(
-        f'<tr><td class="bt"><a href="{article_path("credit", a)}" title="{escape(a.title)}" target="_blank">'
-        f'{escape(a.title)}</a></td><td class="date">{a.published:%Y-%m-%d}</td></tr>'
-        for a in items
+def _credit_record(a: SimArticle) -> str:
+    return (
+        f'<![CDATA[<li><a href="{article_path("credit", a)}" title="{escape(a.title)}" target="_blank">'
+        f'{escape(a.title)}</a><span class="bt_time">{a.published:%Y-%m-%d}</span></li>]]>'
     )
-    nav = f'<a href="{list_path("credit", 1)}">首页</a> '
-    if page > 1:
-        nav += f'<a href="{list_path("credit", page - 1)}">上一页</a> '
-    if page < pages:
-        nav += f'<a class="next" href="{list_path("credit", page + 1)}">下一页</a> '
-    nav += f'<a href="{list_path("credit", pages)}">尾页</a> 共{pages}页'
+
+
+def credit_list(items: list[SimArticle], total: int, per_page: int, group: int, today: date) -> str:
+    """The column page: the first ``group`` pages' records in a datastore script block, drawn by jpage."""
+    records = "\n".join(f"<record>{_credit_record(a)}</record>" for a in items)
+    params = credit_params()
+    declared = ", ".join(f"{k}:'{v}'" if not v.isdigit() else f"{k}:{v}" for k, v in params.items())
+    nextgroup = f"{DATAPROXY}?page=1&" + "&".join(f"{k}={v}" for k, v in params.items() if k != "sourceContentType")
     body = (
         f"{_credit_chrome_top(today)}\n"
         '<div class="position">当前位置：<a href="/">首页</a> &gt; <a href="/col/col2345/index.html">信用动态</a></div>\n'
-        f'<div class="list"><table class="list-table">\n{rows}\n</table></div>\n'
-        f'<div class="page">{nav}</div>\n{_CREDIT_FOOTER}'
+        f'<div class="list"><div id="{CREDIT_UNIT}"><script type="text/xml"><datastore>\n'
+        f'<nextgroup><![CDATA[<a href="{nextgroup}"></a>]]></nextgroup>\n'
+        f"<recordset>\n{records}\n</recordset>\n</datastore></script></div></div>\n"
+        '<script type="text/javascript" src="/module/web/jpage/jpage.js"></script>\n'
+        f"<script>var param_{CREDIT_UNIT} = {{{declared}}};\n"
+        f"$(document).ready(function(){{ $('#{CREDIT_UNIT}').jpage({{ dataStore: dataStore_{CREDIT_UNIT}, "
+        f"totalRecord: {total}, perPage: {per_page}, groupSize: {group // per_page}, proxyUrl: '{DATAPROXY}', "
+        f"ajaxParam: param_{CREDIT_UNIT}, dataBefore: '<ul class=\"list-ul\">', dataAfter: '</ul>' }}); }});</script>\n"
+        f"{_CREDIT_FOOTER}"
     )
     return _doc("<title>信用动态 信用枣庄</title>", body, charset="gb2312")
+
+
+SCRIPT_COLUMN = "/col/col2399/index.html"  # a column whose list only a browser can draw
+
+
+def credit_script_list(today: date) -> str:
+    """A column page that loads its list by XHR from a JSON API: nothing in the HTML to follow."""
+    body = (
+        f"{_credit_chrome_top(today)}\n"
+        '<div class="list"><ul id="list-2399"></ul><div id="pager"></div></div>\n'
+        "<script>$.ajax({url: '/api/column/2399/list?page=1', dataType: 'json', success: function (d) {"
+        " $('#list-2399').html(d.items.map(function (i) { return '<li><a href=\"' + i.url + '\">' + i.title + '</a></li>'; }).join(''));"
+        " }});</script>\n"
+        f"{_CREDIT_FOOTER}"
+    )
+    return _doc("<title>信用公示 信用枣庄</title>", body, charset="gb2312")
+
+
+def credit_dataproxy(items: list[SimArticle], total: int, per_page: int) -> str:
+    """A dataproxy.jsp answer: the requested records as a datastore."""
+    records = "\n".join(f"<record>{_credit_record(a)}</record>" for a in items)
+    pages = max(1, -(-total // per_page))
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<datastore>\n'
+        f"<totalrecord>{total}</totalrecord>\n<totalpage>{pages}</totalpage>\n"
+        f"<recordset>\n{records}\n</recordset>\n</datastore>\n"
+    )
 
 
 _INDENT = ' style="text-indent:2em"'
@@ -136,7 +193,8 @@ def credit_article(a: SimArticle, today: date, visits: int) -> str:
         f"<title>{escape(a.title)}</title>\n"
         f'<meta name="ArticleTitle" content="{escape(a.title)}">\n'
         f'<meta name="PubDate" content="{a.published:%Y-%m-%d %H:%M}">\n'
-        '<meta name="ColumnName" content="信用动态">'
+        '<meta name="ColumnName" content="信用动态">\n'
+        f'<meta name="ContentSource" content="{escape(a.source_name or "")}">'
     )
     return _doc(head, body, charset="gb2312")
 
@@ -162,10 +220,8 @@ def dzwww_list(items: list[SimArticle], page: int, pages: int, hot: list[SimArti
     hot_rows = "\n".join(
         f'<li><a href="./{a.published:%Y%m}/t{a.published:%Y%m%d}_{a.id}.htm">{escape(a.title)}</a></li>' for a in hot
     )
-    pager = " ".join(
-        f'<a href="{list_path("dzwww", n).rsplit("/", 1)[1]}">{n}</a>' if n != page else f"<span>{n}</span>"
-        for n in range(1, pages + 1)
-    )
+    # TRS writes the pager in the browser: no page link is in the HTML.
+    pager = f'<script language="JavaScript">createPageHTML({pages}, {page - 1}, "index", "htm");</script>'
     body = (
         f"{_DZ_NAV}\n"
         '<div class="crumbs">您的位置:<a href="/">首页</a>&gt;<a href="/zzxw/index.htm">枣庄新闻</a></div>\n'
@@ -173,14 +229,19 @@ def dzwww_list(items: list[SimArticle], page: int, pages: int, hot: list[SimArti
         f'<div class="pages">{pager}</div></div>\n'
         f'<div class="side"><h4>热点排行</h4><ul>{hot_rows}</ul></div>\n{_DZ_FOOTER}'
     )
-    return _doc("<title>枣庄新闻_大众网</title>", body)
+    head = (
+        "<title>枣庄新闻_大众网</title>\n"
+        '<meta name="filetype" content="0"><meta name="publishedtype" content="1"><meta name="pagetype" content="2">\n'
+        '<script>function createPageHTML(_nPageCount, _nCurrIndex, _sPageName, _sPageExt){ /* TRS pager */ }</script>'
+    )
+    return _doc(head, body, charset="gb2312")
 
 
 def dzwww_article(a: SimArticle, related: list[SimArticle]) -> str:
-    header = f"来源: {escape(a.source_name or '大众网')}"
+    header = f"{a.published:%Y-%m-%d %H:%M:%S} " if a.date_in_header else ""
+    header += f"来源: {escape(a.source_name or '大众网')}"
     if a.author:
         header += f" 作者: {escape(a.author)}"
-    stamp = f'<div class="right">{a.published:%Y-%m-%d %H:%M:%S}</div>' if a.date_in_header else ""
     rel = "\n".join(
         f'<li><a href="../{r.published:%Y%m}/t{r.published:%Y%m%d}_{r.id}.htm">{escape(r.title)}</a></li>'
         for r in related
@@ -190,16 +251,18 @@ def dzwww_article(a: SimArticle, related: list[SimArticle]) -> str:
         '<div class="crumbs">您的位置:<a href="/">首页</a>&gt;<a href="/zzxw/index.htm">栏目首页</a> &gt; '
         '<a href="/zzxw/index.htm">机构</a> &gt;</div>\n'
         f'<div class="layout"><h2>{escape(a.title)}</h2>\n'
-        f'<div id="xl-headline"><div class="left">{header}</div>{stamp}</div>\n'
-        '<div class="news-con" id="news-con">\n<p style="text-align:center">(资料图)</p>\n'
-        f"{_paragraphs(a)}\n</div>\n"
+        f'<div id="xl-headline"><div class="left">{header}</div><div class="right" id="asp_3352"></div></div>\n'
+        '<div class="blank10"></div>\n'
+        '<div class="news-con" id="news-con"><div class="TRS_Editor">\n<p style="text-align:center">(资料图)</p>\n'
+        f"{_paragraphs(a)}\n</div></div>\n"
         '<div class="tags">关键词:</div>\n'
+        '<div id="qrcode">扫一扫 手机看新闻</div>\n'
         f'<div class="related"><h4>相关阅读</h4><ul>\n{rel}\n</ul></div>\n'
         '<div class="share-bar">分享到：<a href="#">微信</a> <a href="#">微博</a> <a href="#">QQ</a></div>\n'
         '<div class="ad"><a href="http://ad.dzwww.com/">广告 枣庄楼盘火热认购中</a></div></div>\n'
         f"{_DZ_FOOTER}"
     )
-    return _doc(f"<title>{escape(a.title)}_枣庄新闻_大众网</title>", body)
+    return _doc(f"<title>{escape(a.title)}_枣庄新闻_大众网</title>", body, charset="gb2312")
 
 
 # -- 齐鲁网 -------------------------------------------------------------------------------------
@@ -213,11 +276,11 @@ _QILU_CITIES = " ".join(
 def _qilu_side(hot: list[SimArticle]) -> str:
     links = "\n".join(f'<li><a href="{article_path("iqilu", a)}">{escape(a.title)}</a></li>' for a in hot)
     return (
-        f'<div class="side"><div class="mod"><h3>热点推荐</h3><ul>{links}</ul></div>\n'
+        f'<div class="col-sub"><div class="mod"><h3>热点推荐</h3><ul>{links}</ul></div>\n'
         '<div class="mod"><h3>热门视频</h3><ul><li><a href="http://v.iqilu.com/">闪电新闻 每日新闻</a></li></ul></div>\n'
         '<div class="mod"><h3>视觉山东</h3><ul><li><a href="http://pic.iqilu.com/">镜头里的山东</a></li></ul></div>\n'
         '<div class="mod"><h3>排行榜</h3><ol><li>暂无</li></ol></div>\n'
-        '<div class="ad-slot"><a href="http://ad.iqilu.com/">广告</a></div></div>'
+        '<div class="mod-ad"><a href="http://ad.iqilu.com/">广告</a></div></div>'
     )
 
 
@@ -227,15 +290,15 @@ def iqilu_list(items: list[SimArticle], page: int, pages: int, hot: list[SimArti
         f'<span class="time">{a.published:%Y-%m-%d}</span></li>'
         for a in items
     )
-    pager = ""
-    if page > 1:
-        pager += f'<a class="prev" href="{list_path("iqilu", page - 1)}">上一页</a> '
-    if page < pages:
-        pager += f'<a class="next" href="{list_path("iqilu", page + 1)}">下一页</a>'
+    # numbered page links only, list_<catid>_<n>.shtml
+    pager = " ".join(
+        f'<a href="{list_path("iqilu", n)}">{n}</a>' if n != page else f'<span class="current">{n}</span>'
+        for n in range(1, pages + 1)
+    )
     body = (
         f'<div class="header-nav">{_QILU_CITIES}</div>\n'
         '<div class="crumbs"><a href="/">枣庄</a> &gt; <a href="/zzyaowen/">枣庄要闻</a></div>\n'
-        f'<div class="main"><ul class="list-news">\n{rows}\n</ul>\n<div class="pager">{pager}</div></div>\n'
+        f'<div class="col-main"><ul class="list-news">\n{rows}\n</ul>\n<div class="page">{pager}</div></div>\n'
         f"{_qilu_side(hot)}"
     )
     return _doc("<title>枣庄要闻 - 齐鲁网</title>", body)
@@ -256,9 +319,11 @@ def iqilu_article(a: SimArticle, hot: list[SimArticle]) -> str:
     spam_footer = f"<p>诚邀{escape(a.spam)}的合作伙伴。{escape(a.spam)}的技术支持</p>\n" if a.spam else ""
     site = "齊魯網" if trad else "齐鲁网"
     label_source, label_author = ("來源", "作者") if trad else ("来源", "作者")
-    info = f'<span class="time">{a.published:%Y-%m-%d %H:%M:%S}</span> '
-    info += f'<span class="source">{label_source}：{escape(a.source_name or site)}</span> '
-    info += f'<span class="author">{label_author}：{escape(a.author or "")}</span>'
+    info = (
+        f'<p class="resource">{label_source}：<span>{escape(a.source_name or site)}</span></p>'
+        f'<p class="author">{label_author}：<span>{escape(a.author or "")}</span></p>'
+        f'<p class="time">{a.published:%Y-%m-%d %H:%M:%S}</p>'
+    )
     editor = "[責任編輯：王小明]" if trad else "[责任编辑：王小明]"
     footer = _QILU_FOOTER_HANT if trad else _QILU_FOOTER
     mobile_copy = (
@@ -270,12 +335,12 @@ def iqilu_article(a: SimArticle, hot: list[SimArticle]) -> str:
     body = (
         f'<div class="header-nav">{_QILU_CITIES}</div>\n'
         f'<div class="crumbs"><a href="/">枣庄</a> &gt; <a href="/zzyaowen/">枣庄要闻</a> &gt; 正文</div>\n'
-        f'<div class="main"><div class="article-title"><h1>{escape(shown_title)}</h1></div>\n'
-        f'<div class="info">{info}</div>\n'
+        f'<div class="col-main"><div class="section-cnt-tit clearfix"><h1>{escape(shown_title)}</h1>\n'
+        f'<div class="info">{info}</div></div>\n'
         f'<div class="article-main">\n{preamble}{_paragraphs(_spliced(a))}\n</div>\n{mobile_copy}'
         f'<p class="editor">{editor}</p>\n'
         f'<div class="baoliao">{footer}</div>\n{spam_footer}'
-        '<div class="share">分享到：<a href="#">微信</a> <a href="#">微博</a> <a href="#">QQ空间</a></div>\n'
+        '<div class="share_baidu">分享到：<a href="#">微信</a> <a href="#">微博</a> <a href="#">QQ空间</a></div>\n'
         f'<div class="comment"><h3>{comment_label}</h3><p>网友评论仅供网友表达个人看法，并不表明齐鲁网同意其观点或证实其描述</p>'
         "<textarea></textarea><a>我来说两句</a></div></div>\n"
         f"{_qilu_side(hot)}\n"

@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from crawler.simulator import pages
 from crawler.simulator.content import SimArticle, generated_article, generated_articles, seed_articles
@@ -76,7 +77,7 @@ class _Portal:
 
     @property
     def encoding(self) -> str:
-        return "gbk" if self.name == "credit" else "utf-8"
+        return "utf-8" if self.name == "iqilu" else "gbk"  # credit: GBK in <meta> only; dzwww: GB2312 declared
 
 
 class Simulator:
@@ -87,8 +88,14 @@ class Simulator:
         seeds: bool = True,
         host: str = "127.0.0.1",
         port_base: int = 0,
+        hanweb_group: int = 2,
     ):
-        """``port_base`` 0 picks free ports; N serves the portals on N, N+1, N+2."""
+        """``port_base`` 0 picks free ports; N serves the portals on N, N+1, N+2.
+
+        ``hanweb_group``: list pages per jpage group on the credit portal (its column page holds
+        ``page_size * hanweb_group`` records; each dataproxy.jsp call returns as many).
+        """
+        self.hanweb_group = hanweb_group
         self.conditional = True  # answer If-None-Match / If-Modified-Since with 304
         self.broken_templates: set[str] = set()  # portals whose list pages use a new, unknown markup
         self.host = host
@@ -154,7 +161,29 @@ class Simulator:
         return self.base_url(portal) + pages.article_path(portal, article)
 
     def list_url(self, portal: str, page: int = 1) -> str:
-        return self.base_url(portal) + pages.list_path(portal, page)
+        """List page ``page`` as the crawler requests it (credit: the dataproxy.jsp URL jpage POSTs to)."""
+        url = self.base_url(portal) + pages.list_path(portal, page)
+        if portal == "credit" and page > 1:
+            group = self._group("credit")
+            start = (page - 1) * group + 1
+            url += f"?startrecord={start}&endrecord={min(start + group - 1, len(self.articles('credit')))}"
+            url += f"&perpage={self._portals['credit'].page_size}"
+        return url
+
+    def list_get_url(self, portal: str, page: int = 1) -> str:
+        """A list page fetchable by a plain GET (credit: dataproxy.jsp with its form fields in the query)."""
+        url = self.list_url(portal, page)
+        if portal == "credit" and page > 1:
+            url += "&" + urlencode(pages.credit_params())
+        return url
+
+    def list_pages(self, portal: str) -> int:
+        """How many list pages the portal has now."""
+        return max(1, math.ceil(len(self.articles(portal)) / self._group(portal)))
+
+    def _group(self, portal: str) -> int:
+        p = self._portals[portal]
+        return p.page_size * (self.hanweb_group if portal == "credit" else 1)
 
     def find(self, portal: str, article_id: int) -> SimArticle:
         with self._lock:
@@ -229,16 +258,25 @@ class Simulator:
                     del self._faults[(portal, path)]
             return fault
 
-    def render(self, portal: str, path: str) -> tuple[int, str | None, str | None, datetime | None]:
-        """(status, html, etag, last_modified) for a GET of ``path``; html None means 404."""
+    def render(
+        self, portal: str, path: str, params: dict[str, str] | None = None
+    ) -> tuple[int, str | None, str | None, datetime | None]:
+        """(status, html, etag, last_modified) for a GET of ``path``; html None means 404.
+
+        ``params``: the query and form fields (only dataproxy.jsp reads them)."""
         with self._lock:
             p = self._portals[portal]
             if path == "/robots.txt":
                 return 200, pages.ROBOTS_TXT, None, None
-            count = max(1, math.ceil(len(p.articles) / p.page_size))
+            if portal == "credit" and path == pages.DATAPROXY:
+                return 200, self._dataproxy(p, params or {}), None, None
+            if portal == "credit" and path == pages.SCRIPT_COLUMN:
+                return 200, pages.credit_script_list(date.today()), None, None
+            count = max(1, math.ceil(len(p.articles) / self._group(portal)))
             for number in range(1, count + 1):
                 if path == pages.list_path(portal, number):
-                    items = p.articles[(number - 1) * p.page_size : number * p.page_size]
+                    group = self._group(portal)
+                    items = p.articles[(number - 1) * group : number * group]
                     key = "|".join(f"{a.id}.{a.version}:{a.title}" for a in items) + f"#{number}/{count}"
                     key += "#broken" if portal in self.broken_templates else ""
                     return 200, self._list_html(p, items, number, count), _etag(key), p.changed_at
@@ -249,16 +287,28 @@ class Simulator:
                     return 200, self._article_html(p, article), _etag(key), p.changed_at
             return 404, None, None, None
 
+    def _dataproxy(self, p: _Portal, params: dict[str, str]) -> str:
+        """The records startrecord..endrecord, for the column and unit the page declared (else none)."""
+        declared = pages.credit_params()
+        if params.get("columnid") != declared["columnid"] or params.get("unitid") != declared["unitid"]:
+            return pages.credit_dataproxy([], 0, p.page_size)
+        try:
+            start, end = int(params.get("startrecord", "1")), int(params.get("endrecord", "0"))
+        except ValueError:
+            start, end = 1, 0
+        return pages.credit_dataproxy(p.articles[max(0, start - 1) : max(0, end)], len(p.articles), p.page_size)
+
     def _list_html(self, p: _Portal, items: list[SimArticle], page: int, count: int) -> str:
         hot = p.articles[:3]
         if p.name == "credit":
-            html = pages.credit_list(items, page, count, date.today())
+            html = pages.credit_list(items, len(p.articles), p.page_size, self._group("credit"), date.today())
         elif p.name == "dzwww":
             html = pages.dzwww_list(items, page, count, hot)
         else:
             html = pages.iqilu_list(items, page, count, hot)
         if p.name in self.broken_templates:  # a site redesign: the list markup the configs expect is gone
             html = re.sub(r'class="(list|news-list|list-news)"', 'class="newslist-v2"', html).replace("<h3>", "<h4>")
+            html = re.sub(r"<datastore>.*?</datastore>", "<datastore><recordset></recordset></datastore>", html, flags=re.S)
         return html
 
     def _article_html(self, p: _Portal, article: SimArticle) -> str:
@@ -295,8 +345,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
-        path = self.path.split("?", 1)[0].split("#", 1)[0]
+    def do_POST(self) -> None:  # noqa: N802 - Hanweb's jpage POSTs to dataproxy.jsp
+        length = int(self.headers.get("Content-Length") or 0)
+        form = dict(parse_qsl(self.rfile.read(length).decode("utf-8", "replace"), keep_blank_values=True))
+        self.do_GET(form)
+
+    def do_GET(self, form: dict[str, str] | None = None) -> None:  # noqa: N802
+        path, _, query = self.path.split("#", 1)[0].partition("?")
+        params = {**dict(parse_qsl(query, keep_blank_values=True)), **(form or {})}
         fault = self.simulator._take_fault(self.portal, path)
         if fault and fault.delay:
             time.sleep(fault.delay)
@@ -305,18 +361,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             return
-        status, html, etag, modified = self.simulator.render(self.portal, path)
+        status, html, etag, modified = self.simulator.render(self.portal, path, params)
         encoding = self.simulator._portals[self.portal].encoding
         headers: dict[str, str] = {}
         if html is None:
             body = "<html><body><h1>404 Not Found</h1></body></html>".encode()
             content_type = "text/html; charset=utf-8"
         else:
-            body = html.encode(encoding, errors="xmlcharrefreplace")
-            # Hanweb sites send no charset in the header: it is only in <meta>.
-            content_type = "text/plain; charset=utf-8" if path == "/robots.txt" else (
-                "text/html" if self.portal == "credit" else f"text/html; charset={encoding}"
-            )
+            # Hanweb sites send no charset in the header: it is only in <meta>; dataproxy.jsp answers UTF-8 XML.
+            if path == pages.DATAPROXY:
+                body, content_type = html.encode("utf-8"), "text/xml;charset=UTF-8"
+            elif path == "/robots.txt":
+                body, content_type = html.encode("utf-8"), "text/plain; charset=utf-8"
+            else:
+                body = html.encode(encoding, errors="xmlcharrefreplace")
+                content_type = {"credit": "text/html", "dzwww": "text/html; charset=gb2312"}.get(
+                    self.portal, f"text/html; charset={encoding}")
             if etag:
                 headers["ETag"] = etag
             if modified:

@@ -28,6 +28,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -57,7 +58,7 @@ def _utcnow() -> datetime:
 class DaemonOptions:
     max_parallel: int = 2  # crawls at once overall
     crawl_timeout: float = 900.0  # a crawl running longer is killed
-    grace: float = 30.0  # on SIGTERM, how long running crawls may finish
+    grace: float = 8.0  # on SIGTERM/SIGINT, how long running crawls get to stop before they are killed
     reload_every: float = 5.0  # how often source files' mtimes are checked
     misfire_grace: int = 600  # a run late by up to this many seconds still runs
     startup_spread: float = 30.0  # first runs of overdue sources are spread over this many seconds
@@ -93,7 +94,7 @@ class Daemon:
         self.snapshot_dir = self.db_path.parent / ".snapshots" / "sources"
         self._stop = threading.Event()
         self._reload_requested = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # also taken by the signal handler, in the main thread
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._mtimes: dict[Path, float] = {}
         self._good: dict[Path, LoadedSource] = {}  # last good version of each file
@@ -155,8 +156,13 @@ class Daemon:
         return 0
 
     def _on_stop(self, signum: int, _frame: object) -> None:
-        log.info("received %s: stopping", signal.Signals(signum).name)
-        self._stop.set()
+        if self._stop.is_set():
+            return
+        with self._lock:  # from here no crawl starts (crawl_job checks under the same lock)
+            self._stop.set()
+            running = sorted(self._children)
+        what = f"stopping {len(running)} running crawl(s): {', '.join(running)}" if running else "no crawl is running"
+        log.info("received %s: stopping; %s", signal.Signals(signum).name, what)
 
     def health(self) -> tuple[bool, dict[str, object]]:
         with self._lock:
@@ -175,21 +181,25 @@ class Daemon:
         }
 
     def _shutdown(self) -> None:
+        """No crawl starts; running crawls are asked to stop now (SIGTERM: Scrapy closes the spider and
+        keeps what is stored) and killed after ``grace`` seconds (a kill loses nothing either)."""
         if self.http is not None:
             self.http.stop()
         self.scheduler.shutdown(wait=False)
-        if self._ingest_thread is not None:
-            self._ingest_thread.join(timeout=30)
-        deadline = _utcnow() + timedelta(seconds=self.options.grace)
         with self._lock:
             children = dict(self._children)
+        for proc in children.values():
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + self.options.grace
         for name, proc in children.items():
-            remaining = max(0.0, (deadline - _utcnow()).total_seconds())
             try:
-                proc.wait(timeout=remaining)
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.warning("%s: crawl still running after %.0fs grace; stopping it", name, self.options.grace)
-                self._terminate(proc)
+                log.warning("%s: crawl still running %.0fs after the stop request; killing it", name, self.options.grace)
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait()
+        if self._ingest_thread is not None:
+            self._ingest_thread.join(timeout=max(1.0, deadline - time.monotonic()))
         with Store(self.db_path) as store:
             store.mark_interrupted_runs(reason="shutdown")
         log.info("daemon stopped")
@@ -331,6 +341,9 @@ class Daemon:
         finally:
             with self._lock:
                 self._children.pop(name, None)
+        if self._stop.is_set():  # stopped by the shutdown: not a failure of the portal; delivery resumes at restart
+            log.info("%s: crawl stopped by the shutdown (exit status %s); what it stored is kept", name, code)
+            return
         self._record(name, started, error)
         self.deliver()
 
@@ -454,6 +467,13 @@ class Daemon:
             )
         if errors or runs:
             log.info("housekeeping: pruned %d fetch errors and %d crawl runs", errors, runs)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _interval_seconds(source: Source) -> float:

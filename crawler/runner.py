@@ -22,6 +22,14 @@ QUIET_LOGGERS = ("scrapy", "twisted", "trafilatura", "htmldate", "justext", "py.
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+# Scrapy's own lines for a request that failed: the spider's errback (and our robots.txt
+# middleware) log one line per failed request, with its URL and reason, instead.
+_SAID_BY_US = {
+    "scrapy.downloadermiddlewares.retry": "Gave up retrying",
+    "scrapy.downloadermiddlewares.robotstxt": "Error downloading",
+}
+
+
 class _QuietLibraries(logging.Filter):
     """Keep only warnings and errors of the libraries; our own INFO lines are the progress output."""
 
@@ -29,6 +37,9 @@ class _QuietLibraries(logging.Filter):
         if not record.name.startswith(QUIET_LOGGERS):
             return True
         if record.levelno < logging.WARNING:
+            return False
+        said = _SAID_BY_US.get(record.name)
+        if said and str(record.msg).startswith(said):
             return False
         record.exc_info, record.exc_text = None, None  # one line per event; -v shows tracebacks
         return True

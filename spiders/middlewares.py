@@ -113,6 +113,12 @@ class RobotsTxt(RobotsTxtMiddleware):
             response = response.replace(body=self._DISALLOW_ALL)
         await super()._parse_robots(response, netloc, request)
 
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if not isinstance(exc, IgnoreRequest):  # Scrapy's line for it is filtered (crawler/runner.py)
+            log.warning("robots.txt of %s could not be fetched (%s): the host is crawled as if it allowed everything",
+                        netloc, _first_reason(exc))
+        super()._robots_error(exc, netloc)
+
     def process_request_2(self, rp: Any, request: Request) -> None:
         try:
             super().process_request_2(rp, request)
@@ -124,3 +130,11 @@ class RobotsTxt(RobotsTxtMiddleware):
                     f"robots.txt answered HTTP {status}: the host is skipped this round (RFC 9309: a 5xx robots.txt disallows all)",
                 ) from None
             raise
+
+
+def _first_reason(exc: BaseException) -> str:
+    """A download failure in a few words: ``ConnectionDone: Connection was closed cleanly.``"""
+    cause = exc.__cause__ or exc  # Scrapy wraps the Twisted error in DownloadFailedError(str(error))
+    reasons = getattr(cause, "reasons", None)  # ResponseNeverReceived and the like hold Failures
+    value = getattr(reasons[0], "value", reasons[0]) if reasons else cause
+    return f"{type(value).__name__}: {value}"

@@ -108,6 +108,9 @@ def test_failed_article_is_recorded_and_fetched_again_next_time(sim: Simulator, 
     assert cli.query("SELECT COUNT(*) FROM articles")[0][0] == 11
     # 1 try + 2 retries
     assert len(sim.requests("dzwww", path)) == 3
+    # One log line for the failed request, with its URL and reason (not Scrapy's retry line as well).
+    said = [line for line in result.stderr.splitlines() if sim.article_url("dzwww", victim) in line]
+    assert len(said) == 1 and "http_500" in said[0] and "WARNING" in said[0], said
 
     sim.clear_faults()
     cli("crawl", "sim-dzwww")  # validators were not saved after the failed run: the list is read again

@@ -141,6 +141,35 @@ def test_polls_new_articles_and_exits_0_on_sigterm(sim: Simulator, daemon: Daemo
     assert daemon.query("SELECT COUNT(*) FROM crawl_runs WHERE status = 'running'") == [(0,)]
 
 
+def test_ctrl_c_mid_crawl_starts_no_crawl_and_exits_within_10_s(sim: Simulator, daemon: Daemon) -> None:
+    """SIGINT while crawls run: they are told to stop at once, keep what they stored, and nothing new starts."""
+    for portal in ("credit", "dzwww", "iqilu"):  # slow article pages: the first crawls take ~10 s
+        for article in sim.articles(portal):
+            sim.set_fault(portal, urlsplit(sim.article_url(portal, article)).path, Fault(delay=0.8))
+    daemon.start("--grace", "8")
+    wait_for(lambda: daemon.count() >= 3, 60, "the crawls to be under way")
+    signalled = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = time.monotonic()
+    assert daemon.stop(signal.SIGINT) == 0
+    took = time.monotonic() - started
+    assert took < 10, f"the daemon took {took:.1f}s to exit"
+    stored = daemon.count()
+    assert 3 <= stored < 36, "the crawls were not cut short"
+    assert daemon.query("PRAGMA integrity_check") == [("ok",)]
+    assert daemon.query(f"SELECT COUNT(*) FROM crawl_runs WHERE started_at > '{signalled}'") == [(0,)]
+    assert daemon.query("SELECT COUNT(*) FROM crawl_runs WHERE status = 'running'") == [(0,)]
+    log = daemon.output()
+    after = log[log.index("received SIGINT"):]
+    assert "first crawl of" not in after and "last crawl of" not in after, after  # no crawl began after the signal
+    assert "daemon stopped" in after
+    # What was stored stays, once: the next start finishes the job without a duplicate.
+    sim.clear_faults()
+    daemon.start()
+    wait_for(lambda: daemon.count() == 36, 60, "the rest of the articles")
+    assert daemon.stop(signal.SIGTERM) == 0
+    assert daemon.query("SELECT COUNT(DISTINCT url), COUNT(*) FROM articles") == [(36, 36)]
+
+
 def test_kill_9_mid_crawl_loses_and_duplicates_nothing(sim: Simulator, daemon: Daemon) -> None:
     # Slow article pages so that each first crawl is cut off part-way.
     for portal in ("credit", "dzwww", "iqilu"):

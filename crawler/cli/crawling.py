@@ -98,7 +98,8 @@ def _not_backing_off(env: Env, chosen: list) -> list:
 @cli.command()
 @click.option("--max-parallel", default=2, show_default=True, type=click.IntRange(1, 32), help="Crawls running at once.")
 @click.option("--crawl-timeout", default=900.0, show_default=True, type=click.FloatRange(1), help="Seconds before a crawl is killed.")
-@click.option("--grace", default=30.0, show_default=True, type=click.FloatRange(0), help="Seconds running crawls get to finish on SIGTERM.")
+@click.option("--grace", default=8.0, show_default=True, type=click.FloatRange(0),
+              help="On SIGTERM/SIGINT running crawls are told to stop at once; seconds they get before they are killed.")
 @click.option("--reload-every", default=5.0, show_default=True, type=click.FloatRange(0.5), help="Seconds between checks of the source files.")
 @click.option(
     "--http", "http", metavar="HOST:PORT", envvar="CRAWLER_HTTP", show_envvar=True,
@@ -111,8 +112,9 @@ def run(env: Env, max_parallel: int, crawl_timeout: float, grace: float, reload_
     Each crawl runs as a child process (`crawler crawl SOURCE`) killed at
     --crawl-timeout. Editing, adding or removing a file in CONFIG/sources/
     takes effect without a restart (also on SIGHUP); a broken file is reported
-    and the last good version of its source keeps running. SIGTERM or Ctrl-C
-    stops scheduling, lets running crawls finish for --grace seconds, exits 0.
+    and the last good version of its source keeps running. SIGTERM or Ctrl-C:
+    no crawl starts any more, running crawls are told to stop at once (what they
+    stored is kept) and killed after --grace seconds; exits 0 within ~10 s.
 
     With CRAWLER_REDIS_URL set, each poll is queued in Redis for `crawler worker`s
     instead, and this process stores what they find (docs/scaling.md).

@@ -1,4 +1,4 @@
-"""The CPU-heavy part of the pipeline, run in the extraction pool: extraction and fingerprint.
+"""The CPU-heavy part of the pipeline, run in the extraction pool: extraction, fingerprint, search text.
 
 A module of its own so the pool's workers import only what extraction needs
 (trafilatura, lxml, OpenCC, numpy), not Scrapy and Twisted.
@@ -10,8 +10,10 @@ from crawler.dedupe import Fingerprint, fingerprint
 from crawler.extract import extract
 from crawler.models import Article
 from crawler.sources import Cleanup
+from storage.fts import index_text
 
 
-def analyse(html: str, url: str, cleanup: Cleanup) -> tuple[Article, Fingerprint]:
+def analyse(html: str, url: str, cleanup: Cleanup) -> tuple[Article, Fingerprint, tuple[str, str]]:
+    """The article, its identity, and its title and body as segmented for search (storage/fts.py)."""
     article = extract(html, url, cleanup)
-    return article, fingerprint(article.title, article.body)
+    return article, fingerprint(article.title, article.body), (index_text(article.title), index_text(article.body))

@@ -5,29 +5,27 @@ recorded as fetch errors with the URL, never stored as articles.
 
 Extraction is CPU-heavy: after the first few pages of a crawl (a quiet poll
 never pays for a pool) pages are extracted in a process pool, so every core
-works and the reactor keeps downloading meanwhile. Storage stays in the crawl
-process: one writer.
+works and the reactor keeps downloading meanwhile. Storing (the identity
+decision, the search index, the commit) runs in the writer thread beside the
+reactor (crawler/writer.py), one transaction per batch of pages; an item counts
+as done only once its transaction committed. One writer per crawl process.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from scrapy.exceptions import DropItem
 
 from crawler.alerts.config import load_alerts
 from crawler.alerts.rules import make_router
-from crawler.analysis import analyse
 from crawler.dedupe import Fingerprint, band_keys, make_matcher, unified_diff
 from crawler.errors import ExtractionError
 from crawler.models import Article, FetchedPage
 from crawler.normalize import canonical_url, url_key
-from crawler.poolguard import die_with_parent
+from crawler.stage import IngestStage
+from crawler.writer import BatchWriter
 from storage import StorageFull
 
 log = logging.getLogger(__name__)
@@ -50,16 +48,14 @@ def article_record(article: Article, page: FetchedPage) -> dict[str, Any]:
     }
 
 
-INLINE_PAGES = 4  # pages extracted in the crawl process before the pool starts
-
 
 class StorePipeline:
     def __init__(self, crawler: Any, workers: int):
         self.crawler = crawler
         self.workers = workers
         self.router = self._router()
-        self._pool: ProcessPoolExecutor | None = None
-        self._pages = 0
+        self._stage: IngestStage | None = None
+        self._own_stage = False
 
     def _router(self) -> Any:
         # A broken alerts.yaml stops the crawl here, before anything is stored without its alerts.
@@ -69,46 +65,66 @@ class StorePipeline:
     def from_crawler(cls, crawler: Any) -> StorePipeline:
         return cls(crawler, max(1, crawler.settings.getint("CRAWLER_EXTRACT_WORKERS", 1)))
 
-    async def _analyse(self, page: FetchedPage, cleanup: Any) -> tuple[Article, Fingerprint]:
-        self._pages += 1
-        if self.workers == 1 or self._pages <= INLINE_PAGES:
-            return analyse(page.html, page.url, cleanup)
-        if self._pool is None:
-            context = multiprocessing.get_context("forkserver")  # no fork of a threaded reactor
-            # Extraction only, no Scrapy in the workers; the fork server and workers die with this crawl.
-            context.set_forkserver_preload(["crawler.poolguard", "crawler.analysis"])
-            os.environ["CRAWLER_POOL_PROCESS"] = "1"  # read by crawler.poolguard in the fork server
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=die_with_parent)
-        return await asyncio.wrap_future(self._pool.submit(analyse, page.html, page.url, cleanup))
+    def _stage_of(self, spider: Any) -> IngestStage:
+        """The pass's stage (crawler.runner gives every spider the same one), or one of this crawl's own."""
+        if self._stage is None:
+            self._stage = getattr(spider, "stage", None)
+            if self._stage is None:  # `scrapy crawl listing`, the Redis worker
+                self._stage = IngestStage(self.crawler.settings.get("CRAWLER_DB"), self.workers)
+                self._own_stage = True
+                spider.stage = self._stage  # the back-pressure middleware finds it there
+        return self._stage
+
+    def _writer_of(self, spider: Any) -> BatchWriter | None:
+        return self._stage_of(spider).writer
 
     def close_spider(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._stage is not None and self._own_stage:
+            self._stage.close()
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, FetchedPage):
             return item
         spider = self.crawler.spider
         crawl = spider.crawl_of(item.crawl)
+        writer = self._writer_of(spider)
+        if writer is None:
+            return await self._process(spider, crawl, item)
+        writer.admit()  # released when stored or refused: the back-pressure middleware counts on it
         try:
-            article, identity = await self._analyse(item, crawl.source.cleanup)
+            return await self._process(spider, crawl, item)
+        finally:
+            writer.release()
+
+    async def _process(self, spider: Any, crawl: Any, item: FetchedPage) -> FetchedPage:
+        try:
+            article, identity, index = await self._stage_of(spider).analyse(item.html, item.url, crawl.source.cleanup)
         except ExtractionError as exc:
             spider.record_error(crawl, item.url, exc.kind, str(exc), item.status)
             self._done(crawl, item)
             raise DropItem(f"{exc.kind}: {item.url}") from None
-        self._keep(spider, crawl, item, article, identity)
+        await self._keep(spider, crawl, item, article, identity, index)
         return item
 
     def _done(self, crawl: Any, item: FetchedPage) -> None:
         """The page's request is finished (the Redis worker's pipeline marks it done)."""
 
-    def _keep(self, spider: Any, crawl: Any, item: FetchedPage, article: Article, identity: Fingerprint) -> None:
-        try:
-            decision = crawl.store.ingest(
-                item.source, article_record(article, item), identity, make_matcher(identity),
-                lambda old, new: unified_diff(old, new, item.url), run_id=crawl.run_id, flags=article.flags,
-                band_keys_of=band_keys, router=self.router,
+    async def _keep(self, spider: Any, crawl: Any, item: FetchedPage, article: Article, identity: Fingerprint,
+                    index: tuple[str, str]) -> None:
+        writer = self._writer_of(spider)
+        assert writer is not None
+        if not writer.running:
+            writer.start()
+        record, run_id, router = article_record(article, item), crawl.run_id, self.router
+
+        def store(db: Any) -> Any:
+            return db.ingest(
+                item.source, record, identity, make_matcher(identity), lambda old, new: unified_diff(old, new, item.url),
+                run_id=run_id, flags=article.flags, band_keys_of=band_keys, router=router, index=index,
             )
+
+        try:
+            decision = await writer.submit(store)
         except StorageFull as exc:
             spider.stop_storage_full(exc)
             raise DropItem(f"not stored, disk full: {item.url}") from None

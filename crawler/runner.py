@@ -15,6 +15,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.sources import LoadedSource
+from crawler.stage import IngestStage
 from spiders.listing import ListingSpider
 from storage import Store
 
@@ -93,9 +94,14 @@ def crawl_sources(sources: list[LoadedSource], db_path: Path, config_dir: Path, 
     Store(db_path).close()  # create and migrate before the spiders open it
     configure_logging(verbose)
     process = CrawlerProcess(scrapy_settings(db_path, config_dir, verbose=verbose))
-    for loaded in sources:
-        process.crawl(ListingSpider, source=loaded)
-    process.start()
+    workers = max(1, process.settings.getint("CRAWLER_EXTRACT_WORKERS", 1))
+    stage = IngestStage(db_path, workers).start()  # one extraction pool and one writer for every source of the pass
+    try:
+        for loaded in sources:
+            process.crawl(ListingSpider, source=loaded, stage=stage)
+        process.start()
+    finally:
+        stage.close()
     with Store(db_path, readonly=True) as store:
         latest = [store.runs(source=loaded.source.name, limit=1) for loaded in sources]
     return [runs[0] for runs in latest if runs]

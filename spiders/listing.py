@@ -41,9 +41,10 @@ CRAWL_META = ("run", "source", "field")  # request meta naming a request's crawl
 class ListingSpider(scrapy.Spider):
     name = "listing"
 
-    def __init__(self, source: LoadedSource | str | None = None, **kwargs: Any):
+    def __init__(self, source: LoadedSource | str | None = None, stage: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
         self._source_arg = source
+        self.stage = stage  # crawler.stage.IngestStage shared by the pass's spiders (None: the pipeline makes one)
         self.loaded: LoadedSource
         self.store: Store
         self.run_id: int | None = None

@@ -8,6 +8,8 @@
 * ``RetryAfter``: Scrapy retries 429/503 at once and ignores Retry-After. Here a
   429/503 that carries Retry-After pauses the whole source: the rest of this crawl
   is skipped and ``backoff_until`` is stored so the daemon skips the polls until then.
+* ``Backpressure``: article downloads wait while the ingest stage (extraction pool and
+  writer thread) holds its fill of pages, so a fast portal cannot pile pages up in memory.
 * ``RobotsTxt``: RFC 9309 says a robots.txt that answers 5xx means "disallow all";
   Scrapy reads the error page as rules (usually "allow all").
 """
@@ -96,6 +98,18 @@ class RetryAfter(_WithCrawler):
             "rate_limited",
             f"HTTP {response.status} with Retry-After: {seconds:.0f}s; source paused until {until.isoformat(timespec='seconds')}",
         )
+
+
+class Backpressure(_WithCrawler):
+    """Holds article downloads back while the ingest stage has its fill of pages (crawler/writer.py).
+
+    A held request keeps its download slot, so the source's downloads pause rather than pile
+    pages up in memory; list pages are never held."""
+
+    async def process_request(self, request: Request) -> None:
+        stage = getattr(self.crawler.spider, "stage", None)
+        if stage is not None and request.meta.get("kind") == "article":
+            await stage.writer.room()
 
 
 class RobotsTxt(RobotsTxtMiddleware):

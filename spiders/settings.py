@@ -34,6 +34,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "spiders.middlewares.RobotsTxt": 100,  # a 5xx robots.txt disallows the host for this crawl
     "spiders.middlewares.RetryAfter": 560,  # sees 429/503 before RetryMiddleware (550) retries them
+    "spiders.middlewares.Backpressure": 590,  # article downloads wait while the ingest stage is full
 }
 ITEM_PIPELINES = {"crawler.pipeline.StorePipeline": 300}
 EXTENSIONS = {"crawler.progress.CrawlProgress": 500}  # a progress line per source every 10 s of a long crawl

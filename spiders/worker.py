@@ -248,10 +248,13 @@ class WorkerPipeline(StorePipeline):
     def _router(self) -> None:
         return None  # the ingester routes alerts
 
+    def _writer_of(self, spider: Any) -> None:
+        return None  # no SQLite here: the ingester writes
+
     def _done(self, crawl: Any, item: FetchedPage) -> None:
         self.crawler.spider.frontier.complete(item.crawl["run"], item.crawl["field"])
 
-    def _keep(self, spider: Any, crawl: Any, item: FetchedPage, article: Any, identity: Any) -> None:
+    async def _keep(self, spider: Any, crawl: Any, item: FetchedPage, article: Any, identity: Any, index: Any) -> None:
         message = {
             "run": crawl.run_id, "source": item.source, "record": article_record(article, item), "flags": article.flags,
             "hash": identity.content_hash, "signature": encode_signature(identity.signature_bytes()),

@@ -104,6 +104,7 @@ class ArticleQueries:
         flags: list[str] | None = None,
         band_keys_of: Callable[[bytes], list[int]] | None = None,
         router: Callable[[str, Decision, dict[str, Any], list[str]], list[dict[str, Any]]] | None = None,
+        index: tuple[str, str] | None = None,
     ) -> Decision:
         """Decide what a fetched article is and store it accordingly, in one transaction.
 
@@ -111,6 +112,8 @@ class ArticleQueries:
         a changed article's old index entries can be removed by key. ``router``
         turns the decision into outbox rows, written in the same transaction:
         an article is never stored without its alerts, nor alerted twice.
+        ``index``: the title and body as segmented for search (``fts.index_text``),
+        when the caller computed them already (the crawl does, in its extraction pool).
         """
         missing = [name for name in ("url", "title", "body") if not record.get(name)]
         if missing:
@@ -127,9 +130,9 @@ class ArticleQueries:
                 [values["url"], values["url_key"], values["url"]],
             ).fetchone()
             if row is not None:
-                decision = self._update(db, row, values, identity, differ, now, band_keys_of)
+                decision = self._update(db, row, values, identity, differ, now, band_keys_of, index)
             else:
-                decision = self._insert(db, source, values, identity, matcher, now)
+                decision = self._insert(db, source, values, identity, matcher, now, index)
             db.execute(
                 "INSERT INTO decisions (run_id, source, url, article_id, decision, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [run_id, source, values["url"], decision.article_id, decision.outcome, decision.detail, now],
@@ -139,7 +142,7 @@ class ArticleQueries:
                 self._enqueue(db, router(source, decision, {**values, "version": version}, flags or []))
         return decision
 
-    def _update(self, db, row, values, identity, differ, now, band_keys_of) -> Decision:
+    def _update(self, db, row, values, identity, differ, now, band_keys_of, index=None) -> Decision:
         article_id, old_hash, old_title, old_body, version, duplicate_of = row
         if old_hash == values["content_hash"]:
             db.execute(
@@ -165,11 +168,11 @@ class ArticleQueries:
             f"UPDATE articles SET {assignments}, duplicate_of = ?, version = ?, last_seen = ?, last_fetched = ? WHERE id = ?",
             [*values.values(), duplicate_of, (version or 1) + 1, now, now, article_id],
         )
-        db.execute(fts.UPSERT, fts.fts_row(article_id, values["title"], values["body"]))
+        db.execute(fts.UPSERT, (article_id, *index) if index else fts.fts_row(article_id, values["title"], values["body"]))
         self._index(db, article_id, identity if duplicate_of is None else None, band_keys_of)
         return Decision("changed", article_id, f"version {(version or 1) + 1}", duplicate_of, diff)
 
-    def _insert(self, db, source, values, identity, matcher, now) -> Decision:
+    def _insert(self, db, source, values, identity, matcher, now, index=None) -> Decision:
         canonical = values.get("canonical_url")
         if canonical and canonical != values["url"]:
             hit = db.execute(
@@ -195,7 +198,7 @@ class ArticleQueries:
             [source, *values.values(), original, 1, now, now, now],
         )
         article_id = int(cur.lastrowid)
-        db.execute(fts.UPSERT, fts.fts_row(article_id, values["title"], values["body"]))
+        db.execute(fts.UPSERT, (article_id, *index) if index else fts.fts_row(article_id, values["title"], values["body"]))
         if original is None:
             self._index(db, article_id, identity)
             return Decision("new", article_id)

@@ -84,10 +84,25 @@ class Store(ArticleQueries, RunQueries, OutboxQueries):
 
     @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
-        """A write transaction that takes the lock at once (BEGIN IMMEDIATE)."""
+        """A write transaction that takes the lock at once (BEGIN IMMEDIATE).
+
+        Inside another ``write()`` (a batch: several articles, one commit) it is a
+        savepoint: a failure undoes only its own part, and nothing is durable before
+        the outer transaction commits.
+        """
         if self.readonly:
             raise StorageError(f"{self.path}: opened read-only")
         conn = self.db.conn
+        if conn.in_transaction:
+            conn.execute("SAVEPOINT part")
+            try:
+                yield self.db
+                conn.execute("RELEASE part")
+            except BaseException:
+                conn.execute("ROLLBACK TO part")
+                conn.execute("RELEASE part")
+                raise
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.db

@@ -1,0 +1,56 @@
+"""The ingest stage of a crawl process: the extraction pool and the writer, shared by its spiders.
+
+``crawler crawl`` runs every source of a pass in one process; they share one stage, so the
+machine runs one pool of extraction workers (not one per source) and SQLite has one writer:
+
+    stage = IngestStage(db_path, workers=2).start()
+    article, identity, index = await stage.analyse(page, cleanup)   # in the pool, after the first pages
+    decision = await stage.writer.submit(lambda store: store.ingest(...))
+    stage.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from crawler.analysis import analyse
+from crawler.poolguard import die_with_parent
+from crawler.writer import BatchWriter
+
+INLINE_PAGES = 4  # pages extracted in the crawl process before the pool starts (a quiet poll never pays for one)
+
+
+class IngestStage:
+    def __init__(self, db_path: str | Path, workers: int = 1):
+        self.workers = max(1, workers)
+        self.writer = BatchWriter(db_path)
+        self._pool: ProcessPoolExecutor | None = None
+        self._pages = 0
+
+    def start(self) -> IngestStage:
+        self.writer.start()
+        return self
+
+    async def analyse(self, html: str, url: str, cleanup: Any) -> Any:
+        """Extraction, fingerprint and search text of one page; in the pool once the crawl has some pages."""
+        self._pages += 1
+        if self.workers == 1 or self._pages <= INLINE_PAGES:
+            return analyse(html, url, cleanup)
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")  # no fork of a threaded reactor
+            # Extraction only, no Scrapy in the workers; the fork server and workers die with this crawl.
+            context.set_forkserver_preload(["crawler.poolguard", "crawler.analysis"])
+            os.environ["CRAWLER_POOL_PROCESS"] = "1"  # read by crawler.poolguard in the fork server
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=die_with_parent)
+        return await asyncio.wrap_future(self._pool.submit(analyse, html, url, cleanup))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self.writer.stop()

@@ -1,0 +1,170 @@
+"""The ingest stage's writer: one thread beside the reactor that stores pages in batched transactions.
+
+    writer = BatchWriter(db_path).start()
+    decision = await writer.submit(lambda store: store.ingest(...))   # from the reactor
+    writer.stop()                                                      # at the end of the crawl
+
+One writer per process and database (``crawler crawl`` gives the same one to every
+source's spider): SQLite has one writer at a time, and several writer threads would
+only wait for each other's lock.
+
+The reactor only hands jobs over; the identity decision, the search index and the
+SQLite commit run here, one transaction per batch (up to ``batch`` jobs or ``window``
+seconds), so a crawl pays one commit for many articles. A job's result is delivered
+only after its transaction committed: a page counts as stored when it is on disk, and
+a crash before that loses nothing that was acknowledged. Each job runs in a savepoint:
+one failing job does not undo the others. The queue is bounded: when the writer falls
+behind, ``submit`` waits, and Scrapy's item limit slows the downloads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from storage import Store, StorageFull
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[Store], Any]
+_STOP = object()
+
+
+class BatchWriter:
+    def __init__(self, db_path: str | Path, *, batch: int = 50, window: float = 0.2, depth: int = 200, backlog: int = 120):
+        self.db_path = Path(db_path)
+        self.batch, self.window = batch, window
+        self.depth = depth
+        # Back-pressure: pages admitted (being extracted or waiting to be stored) beyond ``backlog``
+        # hold new article downloads back (spiders.middlewares.Backpressure) until half of them are done.
+        self.high, self.low = backlog, backlog // 2
+        self.backlog = 0
+        self._room: asyncio.Event | None = None
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._slots: asyncio.Semaphore | None = None  # made in the reactor's loop, at the first submit
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self.commits = 0
+        self.jobs = 0
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def start(self) -> BatchWriter:
+        if not self._thread.is_alive():
+            self._thread.start()
+        return self
+
+    async def submit(self, job: Job) -> Any:
+        """Run ``job(store)`` in the writer's next transaction; its result once that committed."""
+        loop = asyncio.get_running_loop()
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.depth)
+        async with self._slots:  # at most ``depth`` jobs waiting: the rest wait here, without blocking the reactor
+            future = loop.create_future()
+            self._queue.put((job, loop, future))
+            return await future
+
+    # -- back-pressure (the reactor's thread only) ------------------------------------------------------
+    def admit(self) -> None:
+        """A page enters the ingest stage."""
+        self.backlog += 1
+        if self.backlog >= self.high:
+            self._event().clear()
+
+    def release(self) -> None:
+        """A page left it: stored, refused or failed."""
+        self.backlog -= 1
+        if self.backlog <= self.low:
+            self._event().set()
+
+    async def room(self) -> None:
+        """Wait until the ingest stage takes more pages."""
+        await self._event().wait()
+
+    def _event(self) -> asyncio.Event:
+        if self._room is None:
+            self._room = asyncio.Event()
+            self._room.set()
+        return self._room
+
+    def stop(self, timeout: float = 60) -> None:
+        """Commit what was handed over, then end the thread."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+    # -- the thread -------------------------------------------------------------------------------
+    def _run(self) -> None:
+        store = Store(self.db_path)
+        try:
+            stopping = False
+            while not stopping:
+                first = self._queue.get()
+                if first is _STOP:
+                    break
+                jobs, stopping = self._gather(first)
+                self._commit(store, jobs)
+        finally:
+            store.close()
+
+    def _gather(self, first: Any) -> tuple[list[Any], bool]:
+        jobs = [first]
+        deadline = time.monotonic() + self.window
+        while len(jobs) < self.batch:
+            try:
+                nxt = self._queue.get_nowait() if self._queue.qsize() else self._queue.get(
+                    timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if nxt is _STOP:
+                return jobs, True
+            jobs.append(nxt)
+            if time.monotonic() >= deadline:
+                break
+        return jobs, False
+
+    def _commit(self, store: Store, jobs: list[Any]) -> None:
+        results: list[tuple[Any, Any, Any, BaseException | None]] = []
+        began = time.monotonic()
+        try:
+            with store.write():
+                for job, loop, future in jobs:
+                    try:
+                        results.append((loop, future, job(store), None))
+                    except StorageFull:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - handed back to the job's caller
+                        if _disk_full(exc):
+                            raise
+                        results.append((loop, future, None, exc))
+            self.commits += 1
+            self.jobs += len(jobs)
+            log.debug("committed %d page(s) in %.3fs", len(jobs), time.monotonic() - began)
+        except BaseException as exc:  # the batch was rolled back: nothing of it is stored
+            log.debug("batch of %d rolled back: %s", len(jobs), exc)
+            results = [(loop, future, None, exc) for _, loop, future in jobs]
+        for loop, future, value, error in results:
+            try:
+                loop.call_soon_threadsafe(_settle, future, value, error)
+            except RuntimeError:  # the crawl's loop is gone (killed mid-batch): nobody waits for it
+                pass
+
+
+def _disk_full(exc: BaseException) -> bool:
+    return "full" in str(exc).lower() and type(exc).__name__ == "OperationalError"
+
+
+def _settle(future: asyncio.Future, value: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)

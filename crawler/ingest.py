@@ -134,14 +134,7 @@ class Ingester:
                 messages = entries[0][1] if entries else []
                 if backlog and not messages:
                     backlog = False
-                done: list[bytes] = []
-                try:
-                    for message_id, fields in messages:
-                        self.apply(fields[b"t"].decode(), fields[b"d"].decode())
-                        done.append(message_id)
-                        self.applied += 1
-                finally:  # what committed is acknowledged; the rest is read again
-                    self._flush(done)
+                self._apply_batch(messages)
                 self.expire_stale()
             except IngestLocked:
                 raise
@@ -153,6 +146,39 @@ class Ingester:
                 log.error("%s; the messages wait in Redis, retrying in 10s", exc)
                 backlog = True
                 time.sleep(10)
+
+    def _apply_batch(self, messages: list[tuple[bytes, dict[bytes, bytes]]]) -> None:
+        """Apply messages in one transaction per run of them, and acknowledge each run once it committed.
+
+        A ``finished`` message ends a run of them: it is applied on its own, after what came
+        before it committed (the end of a crawl run reads the run's decisions, and the daemon's
+        callback opens its own connection to the database).
+        """
+        pending: list[tuple[bytes, str, str]] = []
+        for message_id, fields in messages:
+            kind, data = fields[b"t"].decode(), fields[b"d"].decode()
+            if kind == "finished":
+                self._commit(pending)
+                pending = []
+                self.apply(kind, data)
+                self._flush([message_id])
+                self.applied += 1
+            else:
+                pending.append((message_id, kind, data))
+        self._commit(pending)
+
+    def _commit(self, pending: list[tuple[bytes, str, str]]) -> None:
+        if not pending:
+            return
+        try:
+            with self.store.write():  # each message's own write is a savepoint inside it
+                for _, kind, data in pending:
+                    self.apply(kind, data)
+        except BaseException:  # nothing of the batch is stored or acknowledged: it is read again
+            self._fetched, self._validators = {}, {}
+            raise
+        self._flush([message_id for message_id, _, _ in pending])
+        self.applied += len(pending)
 
     def _flush(self, done: list[bytes]) -> None:
         fetched, validators = self._fetched, self._validators

@@ -21,9 +21,10 @@ import redis
 
 from crawler.alerts.config import load_alerts
 from crawler.alerts.rules import make_router
-from crawler.dedupe import Fingerprint, band_keys, make_matcher, shingle_set, signature_from_bytes, unified_diff
+from crawler.dedupe import Fingerprint, shingle_set, signature_from_bytes
 from crawler.frontier import GROUP, INGEST_LOCK, MIRROR, STREAM, Frontier, decode_signature, epoch
 from crawler.sources import Source
+from crawler.stage import store_article
 from storage import Store, StorageFull
 from storage.runs import process_alive
 
@@ -206,10 +207,8 @@ class Ingester:
         record, source = body["record"], body["source"]
         identity = Fingerprint(body["hash"], signature_from_bytes(decode_signature(body["signature"])), body["shingles"],
                                shingle_set(record["body"]))
-        decision = self.store.ingest(
-            source, record, identity, make_matcher(identity), lambda old, new: unified_diff(old, new, record["url"]),
-            run_id=body["run"], flags=body["flags"], band_keys_of=band_keys, router=self.router,
-        )
+        decision = store_article(self.store, source, record, identity, run_id=body["run"], flags=body["flags"],
+                                 router=self.router)
         when = math.inf if decision.outcome == "duplicate" else time.time()  # an alias is never fetched again
         self._fetched[record["url"]] = self._fetched[record["url_key"]] = when
         self._validators[record["url"]] = (record["etag"], record["last_modified"])

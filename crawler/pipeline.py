@@ -20,11 +20,11 @@ from scrapy.exceptions import DropItem
 
 from crawler.alerts.config import load_alerts
 from crawler.alerts.rules import make_router
-from crawler.dedupe import Fingerprint, band_keys, make_matcher, unified_diff
+from crawler.dedupe import Fingerprint
 from crawler.errors import ExtractionError
 from crawler.models import Article, FetchedPage
 from crawler.normalize import canonical_url, url_key
-from crawler.stage import IngestStage
+from crawler.stage import IngestStage, store_article
 from crawler.writer import BatchWriter
 from storage import StorageFull
 
@@ -118,10 +118,8 @@ class StorePipeline:
         record, run_id, router = article_record(article, item), crawl.run_id, self.router
 
         def store(db: Any) -> Any:
-            return db.ingest(
-                item.source, record, identity, make_matcher(identity), lambda old, new: unified_diff(old, new, item.url),
-                run_id=run_id, flags=article.flags, band_keys_of=band_keys, router=router, index=index,
-            )
+            return store_article(db, item.source, record, identity, run_id=run_id, flags=article.flags, router=router,
+                                 index=index)
 
         try:
             decision = await writer.submit(store)

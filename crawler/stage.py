@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.analysis import analyse
+from crawler.dedupe import Fingerprint, band_keys, make_matcher, unified_diff
 from crawler.poolguard import die_with_parent
 from crawler.writer import BatchWriter
 
@@ -54,3 +55,14 @@ class IngestStage:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         self.writer.stop()
+
+
+def store_article(store: Any, source: str, record: dict[str, Any], identity: Fingerprint, *, run_id: int | None,
+                  flags: list[str], router: Any, index: tuple[str, str] | None = None) -> Any:
+    """The one ingest call, for a crawl in one process (the writer thread) and for the Redis ingester:
+    the identity decision, versions, search index and alert outbox rows of one page, in one transaction
+    (a savepoint of the caller's batch)."""
+    return store.ingest(
+        source, record, identity, make_matcher(identity), lambda old, new: unified_diff(old, new, record["url"]),
+        run_id=run_id, flags=flags, band_keys_of=band_keys, router=router, index=index,
+    )

@@ -25,7 +25,7 @@ from crawler.dedupe import Fingerprint, shingle_set, signature_from_bytes
 from crawler.frontier import GROUP, INGEST_LOCK, MIRROR, STREAM, Frontier, decode_signature, epoch
 from crawler.sources import Source
 from crawler.stage import store_article
-from storage import Store, StorageFull
+from storage import StorageFull, Store
 from storage.runs import process_alive
 
 log = logging.getLogger("crawler.ingest")

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from storage import Store, StorageFull
+from storage import StorageFull, Store
 
 log = logging.getLogger(__name__)
 

@@ -21,16 +21,16 @@ import scrapy
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from crawler.charset import better_encoding, looks_binary
 from crawler.errors import ConfigError
 from crawler.extract import unavailable_reason
 from crawler.models import FetchedPage
 from crawler.normalize import canonical_url, url_key
 from crawler.sources import LoadedSource, Pagination, load_sources
-from crawler.charset import better_encoding, looks_binary
-from spiders.faults import classify_failure
 from spiders.cms import JPage, NextPage, script_rendered
+from spiders.faults import classify_failure
 from spiders.links import article_links, next_page
-from storage import Store, StorageFull
+from storage import StorageFull, Store
 
 log = logging.getLogger(__name__)
 

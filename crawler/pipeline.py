@@ -49,7 +49,7 @@ def article_record(article: Article, page: FetchedPage) -> dict[str, Any]:
 
 
 
-class StorePipeline:
+class IngestPipeline:
     def __init__(self, crawler: Any, workers: int):
         self.crawler = crawler
         self.workers = workers
@@ -62,7 +62,7 @@ class StorePipeline:
         return make_router(load_alerts(self.crawler.settings.get("CRAWLER_CONFIG")))
 
     @classmethod
-    def from_crawler(cls, crawler: Any) -> StorePipeline:
+    def from_crawler(cls, crawler: Any) -> IngestPipeline:
         return cls(crawler, max(1, crawler.settings.getint("CRAWLER_EXTRACT_WORKERS", 1)))
 
     def _stage_of(self, spider: Any) -> IngestStage:

@@ -22,6 +22,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from crawler.charset import better_encoding, looks_binary
+from crawler.crawlstate import SqliteState, StorageFull
 from crawler.errors import ConfigError
 from crawler.extract import unavailable_reason
 from crawler.models import FetchedPage
@@ -30,7 +31,6 @@ from crawler.sources import LoadedSource, Pagination, load_sources
 from spiders.cms import JPage, NextPage, script_rendered
 from spiders.faults import classify_failure
 from spiders.links import article_links, next_page
-from storage import StorageFull, Store
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class ListingSpider(scrapy.Spider):
         self._source_arg = source
         self.stage = stage  # crawler.stage.IngestStage shared by the pass's spiders (None: the pipeline makes one)
         self.loaded: LoadedSource
-        self.store: Store
+        self.state: SqliteState  # what the crawl reads and records besides its pages (crawler/crawlstate.py)
         self.run_id: int | None = None
         self._validators: dict[str, tuple[str | None, str | None]] = {}
         self._resume: set[str] = set()
@@ -71,7 +71,7 @@ class ListingSpider(scrapy.Spider):
             "ROBOTSTXT_OBEY": req.obey_robots,
         }.items():
             crawler.settings.set(key, value, priority="spider")
-        spider.store = Store(crawler.settings.get("CRAWLER_DB"))
+        spider.state = SqliteState(crawler.settings.get("CRAWLER_DB"))
         spider.start_netlocs = {urlsplit(u).netloc.lower() for u in source.start_urls}
         return spider
 
@@ -94,7 +94,7 @@ class ListingSpider(scrapy.Spider):
         return self.loaded.source
 
     def crawl_of(self, meta: dict[str, Any]) -> Any:
-        """What a callback needs of its crawl: ``source``, ``store``, ``run_id``, ``start_netlocs``.
+        """What a callback needs of its crawl: ``source``, ``state``, ``run_id``, ``start_netlocs``.
 
         One crawl per spider here; the Redis worker (spiders/worker.py) runs many at once.
         """
@@ -112,7 +112,7 @@ class ListingSpider(scrapy.Spider):
     async def start(self):
         urls = self.source.start_urls
         try:
-            self.run_id, progress = self.store.begin_crawl(self.source.name, self.source.title, str(self.loaded.file), urls)
+            self.run_id, progress = self.state.begin_crawl(self.source.name, self.source.title, str(self.loaded.file), urls)
         except StorageFull as exc:
             self.stop_storage_full(exc)
             return
@@ -131,7 +131,7 @@ class ListingSpider(scrapy.Spider):
         if via is not None and via.method == "POST":  # a Hanweb dataproxy.jsp group: never conditional
             meta["jpage"] = via.jpage.as_dict() if via.jpage else None
             return self._request(crawl, url, self.parse_list, (None, None), meta, form=via.form)
-        validators = (None, None) if resume else crawl.store.page_validator(url)
+        validators = (None, None) if resume else crawl.state.page_validator(url)
         return self._request(crawl, url, self.parse_list, validators, meta)
 
     def _request(
@@ -207,12 +207,12 @@ class ListingSpider(scrapy.Spider):
                     if why else "no article links found on the list page; check links.css/xpath/allow"
                 ))
             return
-        fresh = crawl.store.fresh_urls({url: url_key(url) for url in links}, self._recheck_before(source))
+        fresh = crawl.state.fresh_urls({url: url_key(url) for url in links}, self._recheck_before(source))
         todo = self._requested_now(crawl, [url for url in links if url not in fresh])
         log.info("%s: list page %d %s: %d links, %d new", source.name, page, response.url, len(links), len(todo))
         for url in todo:
             yield self._request(
-                crawl, url, self.parse_article, crawl.store.article_validator(url),
+                crawl, url, self.parse_article, crawl.state.article_validator(url),
                 {"list_url": response.url, "kind": "article", "link": url},
             )
         resume = response.meta.get("resume", False)
@@ -229,7 +229,7 @@ class ListingSpider(scrapy.Spider):
         link = response.meta["link"]
         if response.status == 304:
             self.crawler.stats.inc_value(STAT("not_modified"))
-            crawl.store.touch_article(link)
+            crawl.state.touch_article(link)
             return
         self.crawler.stats.inc_value(STAT("pages_fetched"))
         response = self._decoded(crawl, response)
@@ -288,7 +288,7 @@ class ListingSpider(scrapy.Spider):
         if kind == "robots_disallowed":
             # robots.txt said no: worth seeing, not a failure of the crawl.
             self.crawler.stats.inc_value(STAT("robots_disallowed"))
-            crawl.store.record_error(run_id=crawl.run_id, source=crawl.source.name, url=url, kind=kind, message=message)
+            crawl.state.record_error(run_id=crawl.run_id, source=crawl.source.name, url=url, kind=kind, message=message)
             return
         self.record_error(crawl, url, kind, message, status)
 
@@ -296,13 +296,13 @@ class ListingSpider(scrapy.Spider):
         """The portal asked us to wait (429/503 with Retry-After): skip the rest of this crawl and the polls until then."""
         if crawl.paused_until is None or until > crawl.paused_until:
             crawl.paused_until = until
-            crawl.store.save_schedule_state(crawl.source.name, backoff_until=until.isoformat(timespec="seconds"))
+            crawl.state.save_schedule_state(crawl.source.name, backoff_until=until.isoformat(timespec="seconds"))
             log.warning("%s: the portal asked us to wait; paused until %s", crawl.source.name, until.isoformat(timespec="seconds"))
 
     def record_error(self, crawl: Any, url: str, kind: str, message: str, status: int | None = None) -> None:
         self.crawler.stats.inc_value(STAT("errors"))
         log.warning("%s: %s %s: %s", crawl.source.name, kind, url, message)
-        crawl.store.record_error(run_id=crawl.run_id, source=crawl.source.name, url=url, kind=kind, message=message, status=status)
+        crawl.state.record_error(run_id=crawl.run_id, source=crawl.source.name, url=url, kind=kind, message=message, status=status)
 
     def stop_storage_full(self, exc: StorageFull) -> None:
         """The disk is full: say so once, plainly, and end this crawl (what is stored stays intact)."""
@@ -324,14 +324,14 @@ class ListingSpider(scrapy.Spider):
         clean = counts["errors"] == 0 and reason == "finished"
         try:
             if self.run_id is not None:
-                self.store.end_crawl(
+                self.state.end_crawl(
                     self.run_id, self.source.name, self.source.start_urls, clean=clean,
                     status="ok" if clean else "errors", reason=reason, counts=counts, validators=self._validators,
                 )
         except StorageFull as exc:  # the run stays "running" and is marked interrupted by the next crawl
             log.error("%s: could not record the end of the run: %s", self.source.name, exc)
         finally:
-            self.store.close()
+            self.state.close()
 
 
 def _header(response: Response, name: str) -> str | None:

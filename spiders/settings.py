@@ -36,7 +36,7 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.RetryAfter": 560,  # sees 429/503 before RetryMiddleware (550) retries them
     "spiders.middlewares.Backpressure": 590,  # article downloads wait while the ingest stage is full
 }
-ITEM_PIPELINES = {"crawler.pipeline.StorePipeline": 300}
+ITEM_PIPELINES = {"crawler.pipeline.IngestPipeline": 300}
 EXTENSIONS = {"crawler.progress.CrawlProgress": 500}  # a progress line per source every 10 s of a long crawl
 CRAWLER_PROGRESS_INTERVAL = float(os.environ.get("CRAWLER_PROGRESS_INTERVAL", 10))
 LOG_LEVEL = "INFO"

@@ -33,7 +33,7 @@ from twisted.python.failure import Failure
 from crawler.frontier import QUEUE, Frontier, encode_signature, worker_key
 from crawler.models import FetchedPage
 from crawler.normalize import url_key
-from crawler.pipeline import StorePipeline, article_record
+from crawler.pipeline import IngestPipeline, article_record
 from crawler.sources import Source
 from spiders.listing import ListingSpider
 
@@ -43,9 +43,9 @@ log = logging.getLogger(__name__)
 class RunContext:
     """One crawl (run) of one source, as the callbacks see it (see ListingSpider.crawl_of)."""
 
-    def __init__(self, source: Source, store: Any, run_id: int, frontier: Frontier | None = None):
+    def __init__(self, source: Source, state: Any, run_id: int, frontier: Frontier | None = None):
         self.source = source
-        self.store = store
+        self.state = state
         self.run_id = run_id
         self.start_netlocs = {urlsplit(u).netloc.lower() for u in source.start_urls}
         self._frontier = frontier
@@ -57,11 +57,11 @@ class RunContext:
 
     @paused_until.setter
     def paused_until(self, until: datetime | None) -> None:
-        pass  # set through store.save_schedule_state (RedisState), which every worker reads
+        pass  # set through state.save_schedule_state (RedisState), which every worker reads
 
 
 class RedisState:
-    """What the callbacks ask of the store, answered from the Redis mirror; writes become messages."""
+    """The crawl's state (crawler/crawlstate.py) in Redis: reads from the mirror; writes become messages."""
 
     def __init__(self, frontier: Frontier, run: int):
         self.frontier = frontier
@@ -242,7 +242,7 @@ def _slot(source: Source) -> str:
     return f"source:{source.name}"
 
 
-class WorkerPipeline(StorePipeline):
+class WorkerPipeline(IngestPipeline):
     """Extract in the worker; the article goes to the ingester as a message (no SQLite here)."""
 
     def _router(self) -> None:

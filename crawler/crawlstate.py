@@ -1,0 +1,67 @@
+"""What a list crawl reads and records besides its pages: the one door from the spiders to storage.
+
+The spider decides what to fetch from what is known (list and article validators, the
+URLs already stored) and records its run (start, end, fetch errors, 304s, a pause the
+portal asked for). Pages themselves go down the pipeline to the ingest stage. Two
+implementations: :class:`SqliteState` here for a crawl in one process, and
+``spiders.worker.RedisState`` for the Redis workers (the mirror and messages).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from storage import StorageFull, Store
+
+__all__ = ["CrawlState", "SqliteState", "StorageFull"]
+
+
+class CrawlState(Protocol):
+    def page_validator(self, url: str) -> tuple[str | None, str | None]: ...
+
+    def article_validator(self, url: str) -> tuple[str | None, str | None]: ...
+
+    def fresh_urls(self, urls: dict[str, str], recheck_before: str | None = None) -> set[str]: ...
+
+    def touch_article(self, url: str) -> None: ...
+
+    def record_error(self, *, run_id: int | None, source: str, url: str, kind: str, message: str,
+                     status: int | None = None) -> None: ...
+
+    def save_schedule_state(self, source: str, *, backoff_until: str) -> None: ...
+
+
+class SqliteState:
+    """The crawl's state in the SQLite database (its own connection, on the reactor's thread)."""
+
+    def __init__(self, db_path: str | Path):
+        self._store = Store(db_path)
+
+    def begin_crawl(self, name: str, title: str, config_file: str, start_urls: list[str]) -> tuple[int, dict[str, bool]]:
+        return self._store.begin_crawl(name, title, config_file, start_urls)
+
+    def end_crawl(self, run_id: int, name: str, start_urls: list[str], **fields: Any) -> None:
+        self._store.end_crawl(run_id, name, start_urls, **fields)
+
+    def page_validator(self, url: str) -> tuple[str | None, str | None]:
+        return self._store.page_validator(url)
+
+    def article_validator(self, url: str) -> tuple[str | None, str | None]:
+        return self._store.article_validator(url)
+
+    def fresh_urls(self, urls: dict[str, str], recheck_before: str | None = None) -> set[str]:
+        return self._store.fresh_urls(urls, recheck_before)
+
+    def touch_article(self, url: str) -> None:
+        self._store.touch_article(url)
+
+    def record_error(self, *, run_id: int | None, source: str, url: str, kind: str, message: str,
+                     status: int | None = None) -> None:
+        self._store.record_error(run_id=run_id, source=source, url=url, kind=kind, message=message, status=status)
+
+    def save_schedule_state(self, source: str, *, backoff_until: str) -> None:
+        self._store.save_schedule_state(source, backoff_until=backoff_until)
+
+    def close(self) -> None:
+        self._store.close()

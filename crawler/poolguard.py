@@ -1,6 +1,6 @@
 """Make the extraction pool die with its crawl (Linux): no orphaned fork server or workers.
 
-The fork server imports this module as a preload (which sets its parent-death signal), and
+The fork server preloads ``crawler.forkserver_guard`` (which sets its parent-death signal), and
 each pool worker runs ``die_with_parent`` as its initializer. Without it, a crawl killed by
 the daemon's timeout or by kill -9 left its fork server and workers running for ever, one set
 per killed crawl (found while soaking the daemon under faults).
@@ -22,6 +22,3 @@ def die_with_parent() -> None:
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
 
-
-if __name__ != "__main__" and os.environ.get("CRAWLER_POOL_PROCESS") == "1":
-    die_with_parent()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -45,8 +44,7 @@ class IngestStage:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")  # no fork of a threaded reactor
             # Extraction only, no Scrapy in the workers; the fork server and workers die with this crawl.
-            context.set_forkserver_preload(["crawler.poolguard", "crawler.analysis"])
-            os.environ["CRAWLER_POOL_PROCESS"] = "1"  # read by crawler.poolguard in the fork server
+            context.set_forkserver_preload(["crawler.forkserver_guard", "crawler.analysis"])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=die_with_parent)
         return await asyncio.wrap_future(self._pool.submit(analyse, html, url, cleanup))
 

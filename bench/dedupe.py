@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import append_result
-from crawler.dedupe import NUM_PERM, Fingerprint, band_keys, fingerprint, make_matcher, unified_diff
+from crawler.dedupe import NUM_PERM, Fingerprint, band_keys, fingerprint, make_matcher
+from crawler.identity import decider
 from crawler.simulator.content import generated_article
 from storage import Store
 
@@ -69,7 +70,8 @@ def _sample(size: int) -> list[tuple[dict, Fingerprint]]:
 
 
 def _ingest(store: Store, record: dict, fp: Fingerprint):
-    return store.ingest("bench", {**record, "url_key": record["url"]}, fp, make_matcher(fp), unified_diff, band_keys_of=band_keys)
+    record = {**record, "url_key": record["url"]}
+    return store.ingest("bench", record, fp, decider("bench", record, fp), band_keys_of=band_keys)
 
 
 def _measure(db_path: Path, size: int, rng: np.random.Generator) -> str:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from crawler.analysis import analyse
-from crawler.dedupe import Fingerprint, band_keys, make_matcher, unified_diff
+from crawler.dedupe import Fingerprint, band_keys
+from crawler.identity import decider
 from crawler.poolguard import die_with_parent
 from crawler.writer import BatchWriter
 
@@ -61,6 +62,6 @@ def store_article(store: Any, source: str, record: dict[str, Any], identity: Fin
     the identity decision, versions, search index and alert outbox rows of one page, in one transaction
     (a savepoint of the caller's batch)."""
     return store.ingest(
-        source, record, identity, make_matcher(identity), lambda old, new: unified_diff(old, new, record["url"]),
+        source, record, identity, decider(source, record, identity),
         run_id=run_id, flags=flags, band_keys_of=band_keys, router=router, index=index,
     )

@@ -1,9 +1,10 @@
-"""Articles: the identity decision (new / changed / duplicate / unchanged) and look-ups.
+"""Articles: storing what the identity decision chose (new / changed / duplicate / unchanged), and look-ups.
 
-``ingest`` decides and writes in one ``BEGIN IMMEDIATE`` transaction, so two
-crawls running at once can never both store the same article as new. The
-similarity arithmetic lives in ``crawler.dedupe``; this module only asks the
-index for candidates and hands them to the caller's matcher.
+``ingest`` asks the decision and writes in one ``BEGIN IMMEDIATE`` transaction, so
+two crawls running at once can never both store the same article as new. The policy
+(what counts as the same article, a copy, an edit) lives in ``crawler.identity``
+and the similarity arithmetic in ``crawler.dedupe``; this module hands them what is
+stored and carries out their :class:`Plan`.
 """
 
 from __future__ import annotations
@@ -34,17 +35,70 @@ class Identity(Protocol):
     def signature_bytes(self) -> bytes: ...
 
 
-# A matcher gets [(article_id, signature bytes, shingles)] and a body loader; returns (article_id, detail) or None.
-Matcher = Callable[[list[tuple[int, bytes, int]], Callable[[int], str]], "tuple[int, str] | None"]
-Differ = Callable[[str, str], str]
-
-
 @dataclass(frozen=True)
 class Decision:
     outcome: Outcome
     article_id: int
     detail: str = ""
     duplicate_of: int | None = None
+    diff: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """The stored row of a page's URL (or of its URL key)."""
+
+    id: int
+    content_hash: str
+    title: str
+    body: str
+    version: int | None
+    duplicate_of: int | None
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the database holds about a fetched page, for the identity decision."""
+
+    stored: StoredArticle | None  # the page's URL is stored
+    canonical_match: int | None  # not stored, but its canonical URL is (article id)
+    same_text: tuple[int, str] | None  # an original article with the same content hash: (id, source)
+
+
+class Lookups:
+    """Further questions the decision may ask, inside the same transaction."""
+
+    def __init__(self, db: Any, candidates: Callable[[Any, list[int]], list[tuple[int, bytes, int]]]):
+        self._db, self._candidates = db, candidates
+
+    def near_candidates(self, band_keys: list[int]) -> list[tuple[int, bytes, int]]:
+        """(article id, MinHash signature bytes, shingle count) of originals sharing an LSH band."""
+        return self._candidates(self._db, band_keys)
+
+    def body(self, article_id: int) -> str:
+        return self._db.execute("SELECT body FROM articles WHERE id = ?", [article_id]).fetchone()[0]
+
+    def original_with_hash(self, content_hash: str, excluding: int) -> int | None:
+        row = self._db.execute(
+            "SELECT id FROM articles WHERE content_hash = ? AND duplicate_of IS NULL AND id != ?", [content_hash, excluding]
+        ).fetchone()
+        return row[0] if row else None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to store for a page, as the identity decision (crawler/identity.py) chose.
+
+    ``touch``: the stored article, unchanged; ``revise``: a new version of it (``diff``);
+    ``alias``: the URL is another name of ``article_id``; ``insert``: a new row, an original
+    or (``duplicate_of``) a copy of another article.
+    """
+
+    action: Literal["touch", "revise", "alias", "insert"]
+    article_id: int | None = None
+    duplicate_of: int | None = None
+    detail: str = ""
+    reason: str = ""  # alias: why, as recorded in url_aliases
     diff: str | None = None
 
 
@@ -97,8 +151,7 @@ class ArticleQueries:
         source: str,
         record: dict[str, Any],
         identity: Identity,
-        matcher: Matcher,
-        differ: Differ,
+        decide: Callable[[Known, Lookups], Plan],
         *,
         run_id: int | None = None,
         flags: list[str] | None = None,
@@ -106,13 +159,15 @@ class ArticleQueries:
         router: Callable[[str, Decision, dict[str, Any], list[str]], list[dict[str, Any]]] | None = None,
         index: tuple[str, str] | None = None,
     ) -> Decision:
-        """Decide what a fetched article is and store it accordingly, in one transaction.
+        """Store a fetched article as ``decide`` says, in one transaction (a savepoint inside a batch).
 
-        ``band_keys_of`` turns a stored signature back into its band keys, so that
-        a changed article's old index entries can be removed by key. ``router``
-        turns the decision into outbox rows, written in the same transaction:
-        an article is never stored without its alerts, nor alerted twice.
-        ``index``: the title and body as segmented for search (``fts.index_text``),
+        ``decide`` (crawler/identity.py: the policy) gets what is stored about the page
+        (:class:`Known`) and look-ups for the rest (:class:`Lookups`) and returns a
+        :class:`Plan`; this method only carries it out. ``band_keys_of`` turns a stored
+        signature back into its band keys, so that a changed article's old index entries
+        can be removed by key. ``router`` turns the decision into outbox rows, written in
+        the same transaction: an article is never stored without its alerts, nor alerted
+        twice. ``index``: the title and body as segmented for search (``fts.index_text``),
         when the caller computed them already (the crawl does, in its extraction pool).
         """
         missing = [name for name in ("url", "title", "body") if not record.get(name)]
@@ -124,15 +179,8 @@ class ArticleQueries:
         values["flags"] = json.dumps(sorted(flags or []), ensure_ascii=False)
         now = utcnow()
         with self.write() as db:
-            row = db.execute(
-                "SELECT id, content_hash, title, body, version, duplicate_of FROM articles WHERE url = ? OR url_key = ? "
-                "ORDER BY url = ? DESC LIMIT 1",
-                [values["url"], values["url_key"], values["url"]],
-            ).fetchone()
-            if row is not None:
-                decision = self._update(db, row, values, identity, differ, now, band_keys_of, index)
-            else:
-                decision = self._insert(db, source, values, identity, matcher, now, index)
+            plan = decide(self._known(db, values), Lookups(db, self._candidates))
+            decision = self._carry_out(db, source, values, identity, plan, now, band_keys_of, index)
             db.execute(
                 "INSERT INTO decisions (run_id, source, url, article_id, decision, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [run_id, source, values["url"], decision.article_id, decision.outcome, decision.detail, now],
@@ -142,75 +190,68 @@ class ArticleQueries:
                 self._enqueue(db, router(source, decision, {**values, "version": version}, flags or []))
         return decision
 
-    def _update(self, db, row, values, identity, differ, now, band_keys_of, index=None) -> Decision:
-        article_id, old_hash, old_title, old_body, version, duplicate_of = row
-        if old_hash == values["content_hash"]:
-            db.execute(
-                "UPDATE articles SET last_seen = ?, last_fetched = ?, etag = ?, last_modified = ? WHERE id = ?",
-                [now, now, values["etag"], values["last_modified"], article_id],
-            )
-            return Decision("unchanged", article_id, duplicate_of=duplicate_of)
-        diff = differ(f"{old_title}\n{old_body}", f"{values['title']}\n{values['body']}")
-        db.execute(
-            "INSERT INTO article_versions (article_id, version, title, body, content_hash, replaced_at, diff) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [article_id, version or 1, old_title, old_body, old_hash, now, diff],
-        )
-        if duplicate_of is None:
-            clash = db.execute(
-                "SELECT id FROM articles WHERE content_hash = ? AND duplicate_of IS NULL AND id != ?",
-                [values["content_hash"], article_id],
-            ).fetchone()
-            if clash:  # edited into a copy of another stored article
-                duplicate_of = clash[0]
-        assignments = ", ".join(f"{name} = ?" for name in values)
-        db.execute(
-            f"UPDATE articles SET {assignments}, duplicate_of = ?, version = ?, last_seen = ?, last_fetched = ? WHERE id = ?",
-            [*values.values(), duplicate_of, (version or 1) + 1, now, now, article_id],
-        )
-        db.execute(fts.UPSERT, (article_id, *index) if index else fts.fts_row(article_id, values["title"], values["body"]))
-        self._index(db, article_id, identity if duplicate_of is None else None, band_keys_of)
-        return Decision("changed", article_id, f"version {(version or 1) + 1}", duplicate_of, diff)
-
-    def _insert(self, db, source, values, identity, matcher, now, index=None) -> Decision:
-        canonical = values.get("canonical_url")
+    @staticmethod
+    def _known(db, values: dict[str, Any]) -> Known:
+        row = db.execute(
+            "SELECT id, content_hash, title, body, version, duplicate_of FROM articles WHERE url = ? OR url_key = ? "
+            "ORDER BY url = ? DESC LIMIT 1",
+            [values["url"], values["url_key"], values["url"]],
+        ).fetchone()
+        if row is not None:
+            return Known(StoredArticle(*row), None, None)
+        canonical, hit = values.get("canonical_url"), None
         if canonical and canonical != values["url"]:
-            hit = db.execute(
+            found = db.execute(
                 "SELECT id FROM articles WHERE url = ? OR canonical_url = ? LIMIT 1", [canonical, canonical]
             ).fetchone()
-            if hit:
-                return self._alias(db, source, values, hit[0], "canonical link", now)
+            hit = found[0] if found else None
         exact = db.execute(
             "SELECT id, source FROM articles WHERE content_hash = ? AND duplicate_of IS NULL", [values["content_hash"]]
         ).fetchone()
-        if exact and exact[1] == source:
-            return self._alias(db, source, values, exact[0], "same text under another URL", now)
-        original, detail = (exact[0], "same text") if exact else (None, "")
-        if original is None:
-            candidates = self._candidates(db, identity.band_keys)
-            load_body = lambda article_id: db.execute("SELECT body FROM articles WHERE id = ?", [article_id]).fetchone()[0]  # noqa: E731
-            match = matcher(candidates, load_body) if candidates else None
-            if match is not None:
-                original, detail = match
+        return Known(None, hit, (exact[0], exact[1]) if exact else None)
+
+    def _carry_out(self, db, source, values, identity, plan: Plan, now, band_keys_of, index) -> Decision:
+        if plan.action == "touch":
+            db.execute(
+                "UPDATE articles SET last_seen = ?, last_fetched = ?, etag = ?, last_modified = ? WHERE id = ?",
+                [now, now, values["etag"], values["last_modified"], plan.article_id],
+            )
+            return Decision("unchanged", plan.article_id, duplicate_of=plan.duplicate_of)
+        if plan.action == "alias":
+            db.execute(
+                "INSERT OR IGNORE INTO url_aliases (url, url_key, article_id, source, reason, first_seen) VALUES (?, ?, ?, ?, ?, ?)",
+                [values["url"], values["url_key"], plan.article_id, source, plan.reason, now],
+            )
+            return Decision("duplicate", plan.article_id, plan.detail, plan.article_id)
+        fts_row = (lambda article_id: (article_id, *index)) if index else (
+            lambda article_id: fts.fts_row(article_id, values["title"], values["body"]))
+        if plan.action == "revise":
+            old = db.execute("SELECT title, body, content_hash, version FROM articles WHERE id = ?", [plan.article_id]).fetchone()
+            version = old[3] or 1
+            db.execute(
+                "INSERT INTO article_versions (article_id, version, title, body, content_hash, replaced_at, diff) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [plan.article_id, version, old[0], old[1], old[2], now, plan.diff],
+            )
+            assignments = ", ".join(f"{name} = ?" for name in values)
+            db.execute(
+                f"UPDATE articles SET {assignments}, duplicate_of = ?, version = ?, last_seen = ?, last_fetched = ? WHERE id = ?",
+                [*values.values(), plan.duplicate_of, version + 1, now, now, plan.article_id],
+            )
+            db.execute(fts.UPSERT, fts_row(plan.article_id))
+            self._index(db, plan.article_id, identity if plan.duplicate_of is None else None, band_keys_of)
+            return Decision("changed", plan.article_id, plan.detail, plan.duplicate_of, plan.diff)
         columns = ["source", *values, "duplicate_of", "version", "first_seen", "last_seen", "last_fetched"]
         cur = db.execute(
             f"INSERT INTO articles ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [source, *values.values(), original, 1, now, now, now],
+            [source, *values.values(), plan.duplicate_of, 1, now, now, now],
         )
         article_id = int(cur.lastrowid)
-        db.execute(fts.UPSERT, (article_id, *index) if index else fts.fts_row(article_id, values["title"], values["body"]))
-        if original is None:
+        db.execute(fts.UPSERT, fts_row(article_id))
+        if plan.duplicate_of is None:
             self._index(db, article_id, identity)
             return Decision("new", article_id)
-        return Decision("duplicate", article_id, f"{detail} as #{original}", original)
-
-    @staticmethod
-    def _alias(db, source, values, article_id, reason, now) -> Decision:
-        db.execute(
-            "INSERT OR IGNORE INTO url_aliases (url, url_key, article_id, source, reason, first_seen) VALUES (?, ?, ?, ?, ?, ?)",
-            [values["url"], values["url_key"], article_id, source, reason, now],
-        )
-        return Decision("duplicate", article_id, f"alias of #{article_id}: {reason}", article_id)
+        return Decision("duplicate", article_id, plan.detail, plan.duplicate_of)
 
     @staticmethod
     def _candidates(db, keys: list[int]) -> list[tuple[int, bytes, int]]:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.dedupe import band_keys, fingerprint, make_matcher, unified_diff
-from storage import SCHEMA_VERSION, Store, StorageError
-
+from crawler.dedupe import band_keys, fingerprint
+from crawler.identity import decider
+from storage import SCHEMA_VERSION, StorageError, Store
 
 BODY = "枣庄市召开社会信用体系建设推进会，部署下一阶段重点任务。\n会议要求各部门加强协调配合，形成工作合力，确保各项任务按期完成。"
 
@@ -23,7 +23,7 @@ def _record(**overrides: str) -> dict[str, str]:
 def _ingest(store: Store, source: str = "s", **overrides: str):
     record = _record(**overrides)
     identity = fingerprint(record["title"], record["body"])
-    return store.ingest(source, record, identity, make_matcher(identity), unified_diff, band_keys_of=band_keys)
+    return store.ingest(source, record, identity, decider(source, record, identity), band_keys_of=band_keys)
 
 
 def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:

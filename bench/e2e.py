@@ -155,7 +155,8 @@ def _count(db: Path, table: str) -> int:
 BUCKETS = [  # (label, file fragment, function) — cumulative time of these calls
     ("extraction (crawler.extract)", "crawler/extract.py", "extract"),
     ("fingerprint (dedupe: fold, MinHash)", "crawler/dedupe.py", "fingerprint"),
-    ("store (identity decision, SQLite commit)", "storage/articles.py", "ingest"),
+    # since 2026-12-02 storing runs in the writer thread (crawler/writer.py), which cProfile does not see here
+    ("store on this thread (identity decision, SQLite commit; 0 = all in the writer thread)", "storage/articles.py", "ingest"),
     ("list pages (links, pagination)", "spiders/listing.py", "parse_list"),
 ]
 

@@ -7,14 +7,14 @@ reactor is fresh each time, and the daemon's memory stays flat.
 * APScheduler 3 BackgroundScheduler, a bounded thread pool (one thread waits
   on one child), ``max_instances=1`` (never two crawls of a source),
   ``coalesce=True`` and an explicit ``misfire_grace_time``.
-* Source files are re-read on SIGHUP and whenever their mtimes change; a broken
-  file is reported as ``FILE: field: message`` and the last good version of its
-  source keeps running (the child crawls a snapshot of that version).
+* Source files and alerts.yaml are re-read on SIGHUP and whenever their mtimes
+  change (crawler/watcher.py); a broken file is reported as ``FILE: field: message``
+  and the last good version keeps running (the child crawls a snapshot of it).
 * Schedule state (last run, result, failure streak, back-off) is kept in
   SQLite; on start, sources are spread out instead of all polled at once.
-* SIGTERM/SIGINT: stop scheduling, let running crawls finish for ``grace``
-  seconds, then stop them; exit 0. A crawl cut off (timeout, kill -9) is
-  recorded as interrupted on the next start.
+* SIGTERM/SIGINT: no crawl starts any more; running crawls are told to stop at
+  once and killed after ``grace`` seconds; exit 0. A crawl cut off (timeout,
+  kill -9) is recorded as interrupted on the next start.
 """
 
 from __future__ import annotations
@@ -38,11 +38,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.alerts.config import AlertsConfig, alerts_file, load_alerts
-from crawler.alerts.dispatch import Dispatcher
-from crawler.errors import ConfigError
 from crawler.metrics import Metrics, MetricsServer
-from crawler.sources import LoadedSource, Source, load_source_file, source_files
+from crawler.sources import Source
+from crawler.watcher import ConfigWatcher
 from storage import Store
 
 log = logging.getLogger("crawler.daemon")
@@ -92,20 +90,16 @@ class Daemon:
         self.db_path = Path(db_path)
         self.options = options or DaemonOptions()
         self.snapshot_dir = self.db_path.parent / ".snapshots" / "sources"
+        self.config = ConfigWatcher(self.config_dir, self.snapshot_dir)
         self._stop = threading.Event()
         self._reload_requested = threading.Event()
         self._lock = threading.RLock()  # also taken by the signal handler, in the main thread
         self._children: dict[str, subprocess.Popen[bytes]] = {}
-        self._mtimes: dict[Path, float] = {}
-        self._good: dict[Path, LoadedSource] = {}  # last good version of each file
         self._job_keys: dict[str, str] = {}  # source name -> schedule fingerprint
-        self._broken: dict[Path, int] = {}  # files whose last read failed -> number of problems
         self._seen_run: dict[str, int] = {}  # last crawl_runs id turned into metrics, per source
         self._started = _utcnow()
         self.metrics = Metrics()
         self.http: MetricsServer | None = None
-        self.dispatcher: Dispatcher | None = None
-        self._alerts_mtime: float | None = None
         self.frontier = None  # crawler.frontier.Frontier when scaling out on Redis
         self._polls: dict[int, datetime] = {}  # open run on the workers -> when it was queued
         self._ingest_thread: threading.Thread | None = None
@@ -177,7 +171,7 @@ class Daemon:
             "sources": sorted(self._job_keys),
             "crawls_running": running,
             "polls_on_workers": len(self._polls),  # open runs queued on Redis workers (scale-out)
-            "config_errors": sum(self._broken.values()),
+            "config_errors": self.config.config_errors,
         }
 
     def _shutdown(self) -> None:
@@ -205,36 +199,13 @@ class Daemon:
         log.info("daemon stopped")
 
     # -- configuration -------------------------------------------------------------------------
-    def _reload_alerts(self) -> None:
-        """Re-read alerts.yaml when it changed; a broken file keeps the last good version."""
-        path = alerts_file(self.config_dir)
-        mtime = path.stat().st_mtime if path.exists() else None
-        if mtime == self._alerts_mtime and self.dispatcher is not None:
-            return
-        self._alerts_mtime = mtime
-        snapshot = self.snapshot_dir.parent / "alerts.yaml"
-        try:
-            config = load_alerts(self.config_dir) if mtime is not None else AlertsConfig()
-            dispatcher = Dispatcher(config, self.config_dir)
-        except (ConfigError, ValueError) as exc:
-            for line in str(exc).splitlines():
-                log.error("config error: %s", line)
-            if self.dispatcher is not None:
-                log.error("%s: keeping the last good alerts configuration", path)
-            return
-        if mtime is not None:
-            snapshot.write_bytes(path.read_bytes())
-        else:
-            snapshot.write_text("{}\n", encoding="utf-8")
-        self.dispatcher = dispatcher
-        log.info("alerts: %d subscription(s), %d channel(s)", len(config.subscriptions), len(config.channels))
-
     def deliver(self) -> None:
         """Send due alerts (a job of its own, and after every crawl)."""
-        if self.dispatcher is None:
+        dispatcher = self.config.dispatcher
+        if dispatcher is None:
             return
         with Store(self.db_path) as store:
-            for outcome, count in self.dispatcher.deliver_due(store).items():
+            for outcome, count in dispatcher.deliver_due(store).items():
                 self.metrics.alerts_sent.labels(outcome).inc(count)
             counts = store.outbox_counts()
         for status in ("pending", "sent", "dead"):
@@ -242,43 +213,13 @@ class Daemon:
 
     def reload(self, startup: bool = False) -> None:
         """Apply added, changed and removed source files (and a changed alerts.yaml)."""
-        self._reload_alerts()
-        files = source_files(self.config_dir)
-        mtimes = {}
-        for path in files:
-            try:
-                mtimes[path] = path.stat().st_mtime
-            except FileNotFoundError:
-                continue
-        if mtimes == self._mtimes and not startup:
-            return
-        for path in mtimes:
-            if self._mtimes.get(path) == mtimes[path] and not startup:
-                continue
-            try:
-                loaded = load_source_file(path)
-            except ConfigError as exc:
-                self._broken[path] = len(exc.problems)
-                for problem in exc.problems:
-                    log.error("config error: %s", problem)
-                if path in self._good:
-                    log.error("%s: keeping the last good version of source %s", path, self._good[path].source.name)
-                continue
-            self._broken.pop(path, None)
-            self._good[path] = loaded
-            (self.snapshot_dir / f"{loaded.source.name}.yaml").write_bytes(path.read_bytes())
-        for gone in set(self._broken) - set(mtimes):
-            del self._broken[gone]
-        self.metrics.config_errors.set(sum(self._broken.values()))
-        for gone in set(self._good) - set(mtimes):
-            name = self._good.pop(gone).source.name
-            log.info("%s removed: source %s unscheduled", gone, name)
-            (self.snapshot_dir / f"{name}.yaml").unlink(missing_ok=True)
-        self._mtimes = mtimes
-        self._sync_jobs(startup)
+        self.config.reload_alerts()
+        if self.config.reload_sources(startup):
+            self.metrics.config_errors.set(self.config.config_errors)
+            self._sync_jobs(startup)
 
     def _sync_jobs(self, startup: bool) -> None:
-        wanted = {item.source.name: item.source for item in self._good.values() if item.source.enabled}
+        wanted = self.config.enabled()
         for name in set(self._job_keys) - set(wanted):
             self.scheduler.remove_job(name)
             del self._job_keys[name]
@@ -352,13 +293,13 @@ class Daemon:
         """Queue a poll for the workers; it is recorded when the ingester sees it finish (or time out)."""
         from spiders.worker import open_poll
 
-        loaded = next(g for g in self._good.values() if g.source.name == name)
+        source = self.config.source(name)
         try:
             if any(info["source"] == name for info in self.frontier.open_runs().values()):
                 log.info("%s: the last poll is still running on the workers; this one is skipped", name)
                 return
             with Store(self.db_path) as store:
-                run = open_poll(self.frontier, store, loaded.source, str(self.snapshot_dir / f"{name}.yaml"))
+                run = open_poll(self.frontier, store, source, str(self.snapshot_dir / f"{name}.yaml"))
         except Exception as exc:  # noqa: BLE001 - Redis down: a failed poll, retried with back-off
             log.error("%s: could not queue the poll in Redis: %s", name, exc)
             self._record(name, started, f"could not queue the poll in Redis: {exc}")
@@ -400,7 +341,7 @@ class Daemon:
             failures = (state.get("failures") or 0) + 1 if error else 0
             backoff = None
             if failures >= 2:
-                source = self._source(name)
+                source = self.config.source(name)
                 base = _interval_seconds(source) if source else 60.0
                 delay = min(timedelta(seconds=base * 2 ** (failures - 1)), MAX_BACKOFF)
                 backoff = (_utcnow() + delay).isoformat(timespec="seconds")
@@ -426,16 +367,12 @@ class Daemon:
                 next_run_at=job.next_run_time.isoformat(timespec="seconds") if job and job.next_run_time else None,
             )
 
-    def _source(self, name: str) -> Source | None:
-        """The last good version of a source, by name."""
-        return next((g.source for g in self._good.values() if g.source.name == name), None)
-
     def _check_health(self, store: Store, name: str, failures: int) -> None:
         """Operators' alerts: one when a source problem starts, one when it ends."""
         from crawler.alerts.health import conditions, ops_rows
 
-        source = self._source(name)
-        config = self.dispatcher.config if self.dispatcher else AlertsConfig()
+        source = self.config.source(name)
+        config = self.config.alerts_config()
         if source is None:
             return
         threshold = config.ops.failures if config.ops else 3

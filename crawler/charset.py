@@ -10,6 +10,7 @@ from __future__ import annotations
 from w3lib.encoding import html_body_declared_encoding, resolve_encoding
 
 _MAGIC = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"%PDF", b"PK\x03\x04", b"\x1f\x8b", b"Rar!", b"7z\xbc\xaf")
+_CONTROL = bytes([*range(9), *range(14, 32)])  # control bytes that text (tab, newlines, form feed aside) never has
 
 
 def looks_binary(body: bytes) -> bool:
@@ -19,7 +20,7 @@ def looks_binary(body: bytes) -> bool:
         return True
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 has NULs, with a BOM
         return True
-    control = sum(1 for b in head if b < 9 or 13 < b < 32)
+    control = len(head) - len(head.translate(None, _CONTROL))  # C speed: once per fetched page
     return control > len(head) * 0.05
 
 

@@ -126,6 +126,9 @@ class IngestPipeline:
         except StorageFull as exc:
             spider.stop_storage_full(exc)
             raise DropItem(f"not stored, disk full: {item.url}") from None
+        except Exception as exc:  # noqa: BLE001 - recorded, so the run is not clean and the page is fetched again
+            spider.record_error(crawl, item.url, "store_failed", f"not stored: {type(exc).__name__}: {exc}", item.status)
+            raise DropItem(f"not stored: {item.url}") from None
         self.crawler.stats.inc_value(f"crawler/articles_{decision.outcome}")
         if decision.outcome != "unchanged":
             detail = f" [{decision.detail}]" if decision.detail else ""

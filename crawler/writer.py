@@ -51,6 +51,7 @@ class BatchWriter:
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self.commits = 0
         self.jobs = 0
+        self.failure: BaseException | None = None  # why the thread stopped, if it did on its own
 
     @property
     def running(self) -> bool:
@@ -67,8 +68,12 @@ class BatchWriter:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.depth)
         async with self._slots:  # at most ``depth`` jobs waiting: the rest wait here, without blocking the reactor
+            if self.failure is not None:
+                raise self.failure
             future = loop.create_future()
             self._queue.put((job, loop, future))
+            if self.failure is not None and not future.done():  # the thread died after the check above
+                future.set_exception(self.failure)
             return await future
 
     # -- back-pressure (the reactor's thread only) ------------------------------------------------------
@@ -102,7 +107,11 @@ class BatchWriter:
 
     # -- the thread -------------------------------------------------------------------------------
     def _run(self) -> None:
-        store = Store(self.db_path)
+        try:
+            store = Store(self.db_path)
+        except BaseException as exc:  # noqa: BLE001 - e.g. a full disk or a database that cannot be opened
+            self._fail_all(exc)
+            return
         try:
             stopping = False
             while not stopping:
@@ -111,8 +120,26 @@ class BatchWriter:
                     break
                 jobs, stopping = self._gather(first)
                 self._commit(store, jobs)
+        except BaseException as exc:  # noqa: BLE001 - never leave a crawl waiting for an answer that cannot come
+            self._fail_all(exc)
         finally:
             store.close()
+
+    def _fail_all(self, exc: BaseException) -> None:
+        """The thread cannot go on: every job waiting, and every later one, fails with ``exc``."""
+        log.error("the store writer stopped: %s", exc)
+        self.failure = exc
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not _STOP:
+                _, loop, future = item
+                try:
+                    loop.call_soon_threadsafe(_settle, future, None, exc)
+                except RuntimeError:
+                    pass
 
     def _gather(self, first: Any) -> tuple[list[Any], bool]:
         jobs = [first]

@@ -97,3 +97,19 @@ def test_a_full_disk_fails_the_whole_batch(tmp_path: Path) -> None:
     assert isinstance(first, Exception) and isinstance(second, Exception)
     with sqlite3.connect(tmp_path / "c.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM sources").fetchone()[0] == 0  # nothing half-written
+
+
+def test_a_writer_that_cannot_open_its_database_fails_every_job_at_once(tmp_path: Path) -> None:
+    """No crawl waits for ever on a writer that died: its jobs fail with the reason, and so do later ones."""
+    (tmp_path / "not-a-dir").write_text("x", encoding="utf-8")
+    writer = BatchWriter(tmp_path / "not-a-dir" / "c.db").start()
+
+    async def main() -> list:
+        first = await asyncio.gather(writer.submit(_insert("a")), return_exceptions=True)
+        later = await asyncio.gather(writer.submit(_insert("b")), return_exceptions=True)
+        return first + later
+
+    results = asyncio.run(asyncio.wait_for(main(), 10))
+    writer.stop()
+    assert all(isinstance(r, Exception) for r in results), results
+    assert writer.failure is not None

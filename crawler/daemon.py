@@ -386,14 +386,12 @@ class Daemon:
     @staticmethod
     def _terminate(proc: subprocess.Popen[bytes]) -> None:
         """SIGTERM the crawl's process group, SIGKILL it if it lingers."""
+        _signal_group(proc, signal.SIGTERM)
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            _signal_group(proc, signal.SIGKILL)
             proc.wait()
-        except ProcessLookupError:
-            pass
 
     def housekeeping(self) -> None:
         now = _utcnow()

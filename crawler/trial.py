@@ -281,14 +281,12 @@ def starter_yaml(url: str, name: str, *, user_agent: str | None = None, allow_pr
     if allow:
         lines += ["  allow:", f"    - '{allow}'"]
     lines.append("pagination:")
-    if pager:
-        lines.append(f"  # automatic: the page's own {pager} pager is followed (no pattern needed)")
-    elif next_url is None:  # numbered page links only ("1 2 3"): take the link to page 2
+    if next_url is None and not pager:  # numbered page links only ("1 2 3"): take the link to page 2
         second = response.xpath("//a[normalize-space()='2']/@href").get()
         next_url = response.urljoin(second.strip()) if second else None
     pattern = _pattern_of(next_url, url) if next_url and not pager else None
     if pager:
-        pass
+        lines.append(f"  # automatic: the page's own {pager} pager is followed (no pattern needed)")
     elif pattern:
         lines += [f"  pattern: {pattern[0]}", f"  first: {pattern[1]}"]
     elif next_url:

@@ -13,8 +13,9 @@ SQLite commit run here, one transaction per batch (up to ``batch`` jobs or ``win
 seconds), so a crawl pays one commit for many articles. A job's result is delivered
 only after its transaction committed: a page counts as stored when it is on disk, and
 a crash before that loses nothing that was acknowledged. Each job runs in a savepoint:
-one failing job does not undo the others. The queue is bounded: when the writer falls
-behind, ``submit`` waits, and Scrapy's item limit slows the downloads.
+one failing job does not undo the others. When the writer falls behind, ``admit`` /
+``release`` count the pages in the stage and ``room`` holds article downloads back
+(spiders.middlewares.Backpressure).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from storage import StorageFull, Store
+from storage.db import disk_full
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +39,15 @@ _STOP = object()
 
 
 class BatchWriter:
-    def __init__(self, db_path: str | Path, *, batch: int = 50, window: float = 0.2, depth: int = 200, backlog: int = 120):
+    def __init__(self, db_path: str | Path, *, batch: int = 50, window: float = 0.2, backlog: int = 120):
         self.db_path = Path(db_path)
         self.batch, self.window = batch, window
-        self.depth = depth
         # Back-pressure: pages admitted (being extracted or waiting to be stored) beyond ``backlog``
         # hold new article downloads back (spiders.middlewares.Backpressure) until half of them are done.
         self.high, self.low = backlog, backlog // 2
         self.backlog = 0
         self._room: asyncio.Event | None = None
         self._queue: queue.Queue[Any] = queue.Queue()
-        self._slots: asyncio.Semaphore | None = None  # made in the reactor's loop, at the first submit
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self.commits = 0
         self.jobs = 0
@@ -64,17 +64,14 @@ class BatchWriter:
 
     async def submit(self, job: Job) -> Any:
         """Run ``job(store)`` in the writer's next transaction; its result once that committed."""
+        if self.failure is not None:
+            raise self.failure
         loop = asyncio.get_running_loop()
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.depth)
-        async with self._slots:  # at most ``depth`` jobs waiting: the rest wait here, without blocking the reactor
-            if self.failure is not None:
-                raise self.failure
-            future = loop.create_future()
-            self._queue.put((job, loop, future))
-            if self.failure is not None and not future.done():  # the thread died after the check above
-                future.set_exception(self.failure)
-            return await future
+        future = loop.create_future()
+        self._queue.put((job, loop, future))
+        if self.failure is not None and not future.done():  # the thread died after the check above
+            future.set_exception(self.failure)
+        return await future
 
     # -- back-pressure (the reactor's thread only) ------------------------------------------------------
     def admit(self) -> None:
@@ -146,8 +143,7 @@ class BatchWriter:
         deadline = time.monotonic() + self.window
         while len(jobs) < self.batch:
             try:
-                nxt = self._queue.get_nowait() if self._queue.qsize() else self._queue.get(
-                    timeout=max(0.0, deadline - time.monotonic()))
+                nxt = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
             if nxt is _STOP:
@@ -165,11 +161,9 @@ class BatchWriter:
                 for job, loop, future in jobs:
                     try:
                         results.append((loop, future, job(store), None))
-                    except StorageFull:
-                        raise
                     except Exception as exc:  # noqa: BLE001 - handed back to the job's caller
-                        if _disk_full(exc):
-                            raise
+                        if isinstance(exc, StorageFull) or disk_full(exc):
+                            raise  # the whole batch: the outer transaction rolls back and says so
                         results.append((loop, future, None, exc))
             self.commits += 1
             self.jobs += len(jobs)
@@ -182,10 +176,6 @@ class BatchWriter:
                 loop.call_soon_threadsafe(_settle, future, value, error)
             except RuntimeError:  # the crawl's loop is gone (killed mid-batch): nobody waits for it
                 pass
-
-
-def _disk_full(exc: BaseException) -> bool:
-    return "full" in str(exc).lower() and type(exc).__name__ == "OperationalError"
 
 
 def _settle(future: asyncio.Future, value: Any, error: BaseException | None) -> None:

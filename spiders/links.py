@@ -129,32 +129,32 @@ def next_page(
 
 
 def _auto_next(response: TextResponse, jpage: JPage | None) -> NextPage | None:
-    text = response.text
-    records = len(datastore_records(text))
-    if jpage is not None:  # a dataproxy.jsp answer: the next group, until the column ends
-        return jpage.next(records, total_records(text))
-    if records and (declared := jpage_of(text, response.url, records)) is not None:
-        return declared.next(records)
-    if trs := trs_next(text, response.url):
-        return NextPage(trs)
-    if link := _next_link(response):
-        return NextPage(link)
-    if (listed := iqilu_next(response.xpath("//a/@href").getall(), response.url)) is not None:
-        return NextPage(listed)
-    return None
+    return _own_pager(response, jpage)[0]
 
 
 def own_pager(response: TextResponse) -> str | None:
-    """The CMS pager that automatic pagination follows on this page, by name, or None."""
+    """The CMS pager that automatic pagination follows on this page, by name (None: none, or a plain next link)."""
+    return _own_pager(response, None)[1]
+
+
+def _own_pager(response: TextResponse, jpage: JPage | None) -> tuple[NextPage | None, str | None]:
+    """The page's own pager: (its next page, the pager's name) in the order automatic pagination tries them."""
     text = response.text
     records = len(datastore_records(text))
-    if records and jpage_of(text, response.url, records) is not None:
-        return "Hanweb jpage (dataproxy.jsp)"
-    if trs_next(text, response.url):
-        return "TRS createPageHTML"
-    if _next_link(response) is None and iqilu_next(response.xpath("//a/@href").getall(), response.url):
-        return "iqilu list_<catid>_<n>"
-    return None
+    if jpage is not None:  # a dataproxy.jsp answer: the next group, until the column ends
+        return jpage.next(records, total_records(text)), _JPAGE
+    if records and (declared := jpage_of(text, response.url, records)) is not None:
+        return declared.next(records), _JPAGE
+    if trs := trs_next(text, response.url):
+        return NextPage(trs), "TRS createPageHTML"
+    if link := _next_link(response):
+        return NextPage(link), None
+    if (listed := iqilu_next(response.xpath("//a/@href").getall(), response.url)) is not None:
+        return NextPage(listed), "iqilu list_<catid>_<n>"
+    return None, None
+
+
+_JPAGE = "Hanweb jpage (dataproxy.jsp)"
 
 
 def _next_link(response: TextResponse) -> str | None:

@@ -179,8 +179,9 @@ class ArticleQueries:
         values["flags"] = json.dumps(sorted(flags or []), ensure_ascii=False)
         now = utcnow()
         with self.write() as db:
-            plan = decide(self._known(db, values), Lookups(db, self._candidates))
-            decision = self._carry_out(db, source, values, identity, plan, now, band_keys_of, index)
+            known = self._known(db, values)
+            plan = decide(known, Lookups(db, self._candidates))
+            decision = self._carry_out(db, source, values, identity, plan, known, now, band_keys_of, index)
             db.execute(
                 "INSERT INTO decisions (run_id, source, url, article_id, decision, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [run_id, source, values["url"], decision.article_id, decision.outcome, decision.detail, now],
@@ -210,7 +211,7 @@ class ArticleQueries:
         ).fetchone()
         return Known(None, hit, (exact[0], exact[1]) if exact else None)
 
-    def _carry_out(self, db, source, values, identity, plan: Plan, now, band_keys_of, index) -> Decision:
+    def _carry_out(self, db, source, values, identity, plan: Plan, known: Known, now, band_keys_of, index) -> Decision:
         if plan.action == "touch":
             db.execute(
                 "UPDATE articles SET last_seen = ?, last_fetched = ?, etag = ?, last_modified = ? WHERE id = ?",
@@ -226,12 +227,13 @@ class ArticleQueries:
         fts_row = (lambda article_id: (article_id, *index)) if index else (
             lambda article_id: fts.fts_row(article_id, values["title"], values["body"]))
         if plan.action == "revise":
-            old = db.execute("SELECT title, body, content_hash, version FROM articles WHERE id = ?", [plan.article_id]).fetchone()
-            version = old[3] or 1
+            old = known.stored  # the row a revision replaces (read in this transaction)
+            assert old is not None and old.id == plan.article_id
+            version = old.version or 1
             db.execute(
                 "INSERT INTO article_versions (article_id, version, title, body, content_hash, replaced_at, diff) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [plan.article_id, version, old[0], old[1], old[2], now, plan.diff],
+                [plan.article_id, version, old.title, old.body, old.content_hash, now, plan.diff],
             )
             assignments = ", ".join(f"{name} = ?" for name in values)
             db.execute(

@@ -36,8 +36,10 @@ class StorageFull(StorageError):
     """
 
 
-def _full(exc: sqlite3.Error) -> bool:
-    return "disk is full" in str(exc) or getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL"
+def disk_full(exc: BaseException) -> bool:
+    """An SQLite error saying the disk (or the database's file system) is full."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "disk is full" in str(exc) or getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL")
 
 
 class Store(ArticleQueries, RunQueries, OutboxQueries):
@@ -110,7 +112,7 @@ class Store(ArticleQueries, RunQueries, OutboxQueries):
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.OperationalError) and _full(exc):
+            if disk_full(exc):
                 raise StorageFull(
                     f"{self.path}: the disk is full ({exc}); the transaction was rolled back, nothing is half-written. "
                     "Free space, then run the crawl again"

@@ -77,6 +77,17 @@ def configure_logging(verbose: bool = False) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
+def quiet_libraries(verbose: bool) -> None:
+    """Scrapy sets its logger to DEBUG: every request then builds a "Crawled" record that the handler's
+    filter drops. Without -v the libraries' records below WARNING are never shown, so never made."""
+    if verbose:
+        return
+    for name in QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+
+
 def scrapy_settings(db_path: Path, config_dir: Path, *, verbose: bool = False) -> Settings:
     settings = Settings()
     settings.setmodule("spiders.settings", priority="project")
@@ -94,6 +105,7 @@ def crawl_sources(sources: list[LoadedSource], db_path: Path, config_dir: Path, 
     Store(db_path).close()  # create and migrate before the spiders open it
     configure_logging(verbose)
     process = CrawlerProcess(scrapy_settings(db_path, config_dir, verbose=verbose))
+    quiet_libraries(verbose)
     workers = max(1, process.settings.getint("CRAWLER_EXTRACT_WORKERS", 1))
     stage = IngestStage(db_path, workers).start()  # one extraction pool and one writer for every source of the pass
     try:
@@ -141,5 +153,6 @@ def run_worker(redis_url: str, *, verbose: bool = False, ttl: float = 15.0) -> N
     # polls the shared queue, so it asks more often.
     ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = 0.5
     process = CrawlerProcess(worker_settings(redis_url, verbose=verbose, ttl=ttl))
+    quiet_libraries(verbose)
     process.crawl(WorkerSpider)
     process.start()

@@ -35,6 +35,12 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.RobotsTxt": 100,  # a 5xx robots.txt disallows the host for this crawl
     "spiders.middlewares.RetryAfter": 560,  # sees 429/503 before RetryMiddleware (550) retries them
     "spiders.middlewares.Backpressure": 590,  # article downloads wait while the ingest stage is full
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,  # no source logs in
+}
+# Every middleware wraps every request or every spider output in Scrapy 2.19; these do nothing for us
+# (no depth limit, no depth statistics; link URLs come from the page's own list, bounded by max_pages).
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
 }
 ITEM_PIPELINES = {"crawler.pipeline.IngestPipeline": 300}
 # Items (and requests) of one response handled at once. Scrapy starts this many asyncio tasks for

@@ -19,6 +19,8 @@ from storage.clock import utcnow
 
 Outcome = Literal["new", "changed", "duplicate", "unchanged"]
 
+MAX_CANDIDATES = 64  # near-duplicate candidates read per article (the matcher checks 20 exactly)
+
 ARTICLE_FIELDS = (
     "url", "url_key", "canonical_url", "title", "body", "published_at", "author", "source_name", "content_hash",
     "encoding", "etag", "last_modified", "column_name",
@@ -258,9 +260,12 @@ class ArticleQueries:
     @staticmethod
     def _candidates(db, keys: list[int]) -> list[tuple[int, bytes, int]]:
         marks = ",".join("?" * len(keys))
+        # Most shared bands first, and a bound: band keys that boilerplate sentences share can
+        # name hundreds of unrelated originals; the matcher checks the most similar ones only.
         return db.execute(
-            f"SELECT m.article_id, m.minhash, m.shingles FROM article_minhash m WHERE m.article_id IN "
-            f"(SELECT DISTINCT article_id FROM lsh_bands WHERE key IN ({marks}))",
+            f"SELECT m.article_id, m.minhash, m.shingles FROM article_minhash m JOIN "
+            f"(SELECT article_id, count(*) AS shared FROM lsh_bands WHERE key IN ({marks}) GROUP BY article_id "
+            f"ORDER BY shared DESC, article_id LIMIT {MAX_CANDIDATES}) c ON c.article_id = m.article_id",
             keys,
         ).fetchall()
 
@@ -271,8 +276,10 @@ class ArticleQueries:
         if old is not None:
             if band_keys_of is None:
                 raise ValueError("band_keys_of is needed to re-index a changed article")
-            db.conn.executemany(
-                "DELETE FROM lsh_bands WHERE key = ? AND article_id = ?", [(k, article_id) for k in band_keys_of(old[0])]
+            old_keys = band_keys_of(old[0])
+            db.execute(
+                f"DELETE FROM lsh_bands WHERE article_id = ? AND key IN ({','.join('?' * len(old_keys))})",
+                [article_id, *old_keys],
             )
             db.execute("DELETE FROM article_minhash WHERE article_id = ?", [article_id])
         if identity is None:
@@ -281,9 +288,10 @@ class ArticleQueries:
             "INSERT INTO article_minhash (article_id, shingles, minhash) VALUES (?, ?, ?)",
             [article_id, identity.shingles, identity.signature_bytes()],
         )
-        db.conn.executemany(
-            "INSERT OR IGNORE INTO lsh_bands (key, article_id) VALUES (?, ?)",
-            [(key, article_id) for key in identity.band_keys],
+        keys = identity.band_keys  # one statement, not one per band: each statement hands the GIL over twice
+        db.execute(
+            "INSERT OR IGNORE INTO lsh_bands (key, article_id) VALUES " + ",".join(["(?, ?)"] * len(keys)),
+            [value for key in keys for value in (key, article_id)],
         )
 
     def bulk_index(self, source: str, rows: list[tuple[str, str, bytes, int, list[int]]]) -> None:

@@ -68,6 +68,10 @@ class Store(ArticleQueries, RunQueries, OutboxQueries):
             conn.execute("PRAGMA journal_mode = WAL")
             # FULL: a commit that acknowledges an article survives power loss.
             conn.execute("PRAGMA synchronous = FULL")
+            # Savepoint journals (one per article of a batch) and sorts in memory, not in temp files;
+            # 8 MB of page cache holds the index pages an ingest touches (LSH bands, FTS, URL keys).
+            conn.execute("PRAGMA temp_store = MEMORY")
+            conn.execute("PRAGMA cache_size = -8192")
             self.migrate()
         else:
             version = self.schema_version()

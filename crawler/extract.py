@@ -70,7 +70,7 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
     tree = _parse(html)
     cleanup = cleanup or Cleanup()
     spam_rules = spam.patterns(cleanup.spam_patterns)
-    injected = spam.found(tree.text_content(), spam_rules)  # before pruning: hidden text and scripts count
+    on_page = spam.phrases(tree.text_content(), spam_rules)  # before pruning: hidden text and scripts count
     _prune(tree, cleanup.drop_selectors)
     _unwrap_layout_tables(tree)
     extra_patterns = [re.compile(p) for p in cleanup.drop_patterns]
@@ -79,6 +79,9 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
 
     title = metadata.title(tree)
     body_lines = _body_lines(tree, url, extra_patterns)
+    # The flag describes the text: a phrase in the title or body flags the article (and goes); one only
+    # in the page's chrome (footer, side column, navigation) is the site's problem, reported on its health.
+    injected = bool(on_page) and spam.found("\n".join([title or "", *body_lines]), spam_rules)
     if injected:
         title, body_lines = metadata.strip_site_suffix(spam.strip(title, spam_rules)), spam.strip_lines(body_lines, spam_rules)
     body_lines = _strip_head(body_lines, title)
@@ -105,6 +108,7 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
         source_name=metadata.source_name(tree, header),
         column=column[0] if column else None,
         flags=[spam.FLAG] if injected else [],
+        chrome_spam=[] if injected else on_page,
     )
 
 

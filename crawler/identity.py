@@ -14,6 +14,11 @@ In order:
    second URL), from another source a ``duplicate`` (its own row, pointing at the original);
 4. a near duplicate (MinHash LSH candidates, checked exactly, crawler/dedupe.py): a duplicate;
 5. otherwise ``new``.
+
+A copy (3, 4) may be a better copy than its story's representative: unflagged before
+flagged, a ``primary`` source before an ``aggregator``, then the earlier publication. Then
+it becomes the representative (``Plan.promote`` says why): listings, search, feeds and
+the web view show it, and later copies are compared with it.
 """
 
 from __future__ import annotations
@@ -21,15 +26,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from crawler.dedupe import Fingerprint, make_matcher, unified_diff
-from storage.articles import Known, Lookups, Plan
+from storage.articles import Copy, Known, Lookups, Plan
 
-__all__ = ["decide", "decider"]
+__all__ = ["Rank", "decide", "decider"]
 
 
 def decide(
     known: Known, lookups: Lookups, *, source: str, url: str, title: str, body: str, identity: Fingerprint,
-    matcher: Callable | None = None, differ: Callable[[str, str], str] | None = None,
+    matcher: Callable | None = None, differ: Callable[[str, str], str] | None = None, rank: Rank | None = None,
 ) -> Plan:
+    """``rank``: how the page ranks as a copy (its flags, its source's role, its publication date)."""
     stored = known.stored
     if stored is not None:
         if stored.content_hash == identity.content_hash:
@@ -45,12 +51,41 @@ def decide(
         original, original_source = known.same_text
         if original_source == source:
             return _alias(original, "same text under another URL")
-        return Plan("insert", duplicate_of=original, detail=f"same text as #{original}")
+        return _copy(original, f"same text as #{original}", lookups, rank)
     candidates = lookups.near_candidates(identity.band_keys)
     match = (matcher or make_matcher(identity))(candidates, lookups.body) if candidates else None
     if match is not None:
-        return Plan("insert", duplicate_of=match[0], detail=f"{match[1]} as #{match[0]}")
+        return _copy(match[0], f"{match[1]} as #{match[0]}", lookups, rank)
     return Plan("insert")
+
+
+class Rank(tuple):
+    """(flags, source role, published_at) of the page, for the choice of a story's best copy."""
+
+    def __new__(cls, flags: list[str], role: str | None, published_at: str | None) -> Rank:
+        return super().__new__(cls, (tuple(flags), role or "primary", published_at))
+
+
+def _key(flags, role: str | None, published: str | None) -> tuple[bool, bool, str]:
+    return bool(flags), (role or "primary") != "primary", published or "9999"
+
+
+def _copy(representative: int, detail: str, lookups: Lookups, rank: Rank | None) -> Plan:
+    """A copy of the story ``representative`` stands for; promoted when it is the better copy."""
+    if rank is None:
+        return Plan("insert", duplicate_of=representative, detail=detail)
+    current: Copy = lookups.copy(representative)
+    mine = _key(*rank)
+    theirs = _key(current.flags, current.source_role, current.published_at or current.first_seen)
+    reason = ""
+    if mine < theirs:
+        if mine[0] != theirs[0]:
+            reason = f"unflagged, #{representative} is flagged {', '.join(current.flags)}"
+        elif mine[1] != theirs[1]:
+            reason = f"a primary source, #{representative} is from the aggregator {current.source}"
+        else:
+            reason = f"published earlier ({rank[2]}) than #{representative} ({theirs[2]})"
+    return Plan("insert", duplicate_of=representative, detail=detail, promote=reason)
 
 
 def _alias(article_id: int, reason: str) -> Plan:
@@ -58,9 +93,11 @@ def _alias(article_id: int, reason: str) -> Plan:
 
 
 def decider(source: str, record: dict, identity: Fingerprint, matcher: Callable | None = None,
-            differ: Callable[[str, str], str] | None = None) -> Callable[[Known, Lookups], Plan]:
+            differ: Callable[[str, str], str] | None = None, flags: list[str] | None = None) -> Callable[[Known, Lookups], Plan]:
     """``decide`` for one page, as ``Store.ingest`` calls it."""
+    rank = Rank(list(flags or []), record.get("source_role"), record.get("published_at"))
+
     def run(known: Known, lookups: Lookups) -> Plan:
         return decide(known, lookups, source=source, url=record["url"], title=record["title"], body=record["body"],
-                      identity=identity, matcher=matcher, differ=differ)
+                      identity=identity, matcher=matcher, differ=differ, rank=rank)
     return run

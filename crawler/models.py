@@ -36,6 +36,7 @@ class Article:
     source_name: str | None = None  # the original source ("来源:大众日报"), not the portal
     column: str | None = None  # the portal's column (CMS meta ColumnName), when the page names it
     flags: list[str] = field(default_factory=list)
+    chrome_spam: list[str] = field(default_factory=list)  # spam phrases only outside the article (footer, side column)
 
     def as_dict(self) -> dict[str, object]:
         return {

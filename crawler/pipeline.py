@@ -31,7 +31,7 @@ from storage import StorageFull
 log = logging.getLogger(__name__)
 
 
-def article_record(article: Article, page: FetchedPage) -> dict[str, Any]:
+def article_record(article: Article, page: FetchedPage, role: str = "primary") -> dict[str, Any]:
     return {
         "url": page.url,
         "url_key": url_key(page.url),
@@ -45,6 +45,7 @@ def article_record(article: Article, page: FetchedPage) -> dict[str, Any]:
         "encoding": page.encoding,
         "etag": page.etag,
         "last_modified": page.last_modified,
+        "source_role": role,
     }
 
 
@@ -103,6 +104,12 @@ class IngestPipeline:
             spider.record_error(crawl, item.url, exc.kind, str(exc), item.status)
             self._done(crawl, item)
             raise DropItem(f"{exc.kind}: {item.url}") from None
+        if article.chrome_spam:
+            spider.record_notice(
+                crawl, item.url, "spam_chrome",
+                f"spam phrase(s) {'、'.join(article.chrome_spam)} only outside the article text (footer, side column, "
+                "navigation): the article is not flagged; the site's template may be tampered with",
+            )
         await self._keep(spider, crawl, item, article, identity, index)
         return item
 
@@ -115,7 +122,7 @@ class IngestPipeline:
         assert writer is not None
         if not writer.running:
             writer.start()
-        record, run_id, router = article_record(article, item), crawl.run_id, self.router
+        record, run_id, router = article_record(article, item, crawl.source.role), crawl.run_id, self.router
 
         def store(db: Any) -> Any:
             return store_article(db, item.source, record, identity, run_id=run_id, flags=article.flags, router=router,

@@ -12,7 +12,7 @@ import codecs
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from apscheduler.triggers.cron import CronTrigger
@@ -191,6 +191,11 @@ class Source(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Identifier: lower-case letters, digits, - and _.")
     title: str = Field(min_length=1, description="Human title shown in alerts and listings.")
     enabled: bool = Field(True, description="Crawled by `crawler crawl` (no names) and the daemon.")
+    role: Literal["primary", "aggregator"] = Field(
+        "primary",
+        description="primary: the portal that publishes its articles; aggregator: a site that reposts others' "
+        "(a mirror, a digest). A story is shown from its best copy: unflagged, then primary, then earliest.",
+    )
     start_urls: list[str] = Field(min_length=1, description="List pages to poll.")
     links: LinkRules = Field(default_factory=LinkRules)
     pagination: Pagination | None = None

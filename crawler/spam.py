@@ -1,10 +1,12 @@
 """Injected spam: phrases that hacked or mirrored copies of portal pages splice into the text.
 
 Gambling sites copy news pages wholesale and splice their own name into the title,
-the text and the footer ("…高质高效发展-新全讯2网", "诚邀新全讯2网的合作伙伴"). A page
-carrying such a phrase anywhere (also in hidden elements or scripts) is flagged
-``spam_injection``; the phrases are removed from the stored title and body. Alerts
-skip flagged articles unless a subscription sets ``include_flagged``.
+the text and the footer ("…高质高效发展-新全讯2网", "诚邀新全讯2网的合作伙伴"). An article
+whose title or body carries such a phrase is flagged ``spam_injection``; the phrases are
+removed from the stored title and body. Alerts skip flagged articles unless a
+subscription sets ``include_flagged``. A phrase found only in the page's chrome (footer,
+side column, navigation, hidden elements) does not flag the article: the crawl records it
+as a ``spam_chrome`` notice and the source's health shows it (the site may be tampered with).
 
 The built-in list is below; a source adds its own with ``cleanup.spam_patterns``.
 """
@@ -32,6 +34,15 @@ def patterns(extra: Iterable[str] = ()) -> list[re.Pattern[str]]:
 
 def found(text: str, rules: list[re.Pattern[str]]) -> bool:
     return any(rule.search(text) for rule in rules)
+
+
+def phrases(text: str, rules: list[re.Pattern[str]]) -> list[str]:
+    """The distinct phrases found, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for rule in rules:
+        for match in rule.finditer(text):
+            seen.setdefault(match.group(0), None)
+    return list(seen)
 
 
 _DANGLING = re.compile(r"\s*[-_|–—]\s*$")

@@ -62,6 +62,6 @@ def store_article(store: Any, source: str, record: dict[str, Any], identity: Fin
     the identity decision, versions, search index and alert outbox rows of one page, in one transaction
     (a savepoint of the caller's batch)."""
     return store.ingest(
-        source, record, identity, decider(source, record, identity),
+        source, record, identity, decider(source, record, identity, flags=flags),
         run_id=run_id, flags=flags, band_keys_of=band_keys, router=router, index=index,
     )

@@ -304,6 +304,12 @@ class ListingSpider(scrapy.Spider):
         log.warning("%s: %s %s: %s", crawl.source.name, kind, url, message)
         crawl.state.record_error(run_id=crawl.run_id, source=crawl.source.name, url=url, kind=kind, message=message, status=status)
 
+    def record_notice(self, crawl: Any, url: str, kind: str, message: str) -> None:
+        """Something the operators should know that is not a failure (the run stays clean): kept with the
+        run's errors (``crawler runs --errors``) and read by the source's health."""
+        log.info("%s: %s %s: %s", crawl.source.name, kind, url, message)
+        crawl.state.record_error(run_id=crawl.run_id, source=crawl.source.name, url=url, kind=kind, message=message)
+
     def stop_storage_full(self, exc: StorageFull) -> None:
         """The disk is full: say so once, plainly, and end this crawl (what is stored stays intact)."""
         if not self.disk_full:

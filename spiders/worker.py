@@ -256,7 +256,7 @@ class WorkerPipeline(IngestPipeline):
 
     async def _keep(self, spider: Any, crawl: Any, item: FetchedPage, article: Any, identity: Any, index: Any) -> None:
         message = {
-            "run": crawl.run_id, "source": item.source, "record": article_record(article, item), "flags": article.flags,
+            "run": crawl.run_id, "source": item.source, "record": article_record(article, item, crawl.source.role), "flags": article.flags,
             "hash": identity.content_hash, "signature": encode_signature(identity.signature_bytes()),
             "shingles": identity.shingles,
         }

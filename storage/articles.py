@@ -23,7 +23,7 @@ MAX_CANDIDATES = 64  # near-duplicate candidates read per article (the matcher c
 
 ARTICLE_FIELDS = (
     "url", "url_key", "canonical_url", "title", "body", "published_at", "author", "source_name", "content_hash",
-    "encoding", "etag", "last_modified", "column_name",
+    "encoding", "etag", "last_modified", "column_name", "source_role",
 )
 
 
@@ -44,6 +44,20 @@ class Decision:
     detail: str = ""
     duplicate_of: int | None = None
     diff: str | None = None
+    story_id: int | None = None  # the id of the story's first copy (alerts are keyed by it)
+    promoted: bool = False  # the page became its story's representative
+
+
+@dataclass(frozen=True)
+class Copy:
+    """How a stored copy ranks as its story's representative (crawler/identity.py ranks)."""
+
+    id: int
+    source: str
+    source_role: str | None
+    flags: list[str]
+    published_at: str | None
+    first_seen: str
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,12 @@ class Lookups:
     def body(self, article_id: int) -> str:
         return self._db.execute("SELECT body FROM articles WHERE id = ?", [article_id]).fetchone()[0]
 
+    def copy(self, article_id: int) -> Copy:
+        row = self._db.execute(
+            "SELECT id, source, source_role, flags, published_at, first_seen FROM articles WHERE id = ?", [article_id]
+        ).fetchone()
+        return Copy(row[0], row[1], row[2], json.loads(row[3] or "[]"), row[4], row[5])
+
     def original_with_hash(self, content_hash: str, excluding: int) -> int | None:
         row = self._db.execute(
             "SELECT id FROM articles WHERE content_hash = ? AND duplicate_of IS NULL AND id != ?", [content_hash, excluding]
@@ -102,6 +122,7 @@ class Plan:
     detail: str = ""
     reason: str = ""  # alias: why, as recorded in url_aliases
     diff: str | None = None
+    promote: str = ""  # insert: the new copy becomes its story's representative, for this reason
 
 
 
@@ -188,9 +209,18 @@ class ArticleQueries:
                 "INSERT INTO decisions (run_id, source, url, article_id, decision, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [run_id, source, values["url"], decision.article_id, decision.outcome, decision.detail, now],
             )
-            if router is not None and decision.outcome in ("new", "changed"):
-                version = db.execute("SELECT version FROM articles WHERE id = ?", [decision.article_id]).fetchone()[0]
-                self._enqueue(db, router(source, decision, {**values, "version": version}, flags or []))
+            if decision.promoted:
+                db.execute(
+                    "INSERT INTO decisions (run_id, source, url, article_id, decision, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [run_id, source, values["url"], decision.article_id, "representative",
+                     f"represents story #{decision.story_id} instead of #{decision.duplicate_of}: {plan.promote}", now],
+                )
+            stored_copy = decision.outcome == "duplicate" and decision.article_id != decision.duplicate_of
+            if router is not None and (decision.outcome in ("new", "changed") or stored_copy):
+                version, story = db.execute(
+                    "SELECT version, COALESCE(story_id, id) FROM articles WHERE id = ?", [decision.article_id]
+                ).fetchone()
+                self._enqueue(db, router(source, decision, {**values, "version": version, "story_id": story}, flags or []))
         return decision
 
     @staticmethod
@@ -245,17 +275,31 @@ class ArticleQueries:
             db.execute(fts.UPSERT, fts_row(plan.article_id))
             self._index(db, plan.article_id, identity if plan.duplicate_of is None else None, band_keys_of)
             return Decision("changed", plan.article_id, plan.detail, plan.duplicate_of, plan.diff)
-        columns = ["source", *values, "duplicate_of", "version", "first_seen", "last_seen", "last_fetched"]
+        story = None
+        if plan.duplicate_of is not None:
+            story = db.execute("SELECT COALESCE(story_id, id) FROM articles WHERE id = ?", [plan.duplicate_of]).fetchone()[0]
+        columns = ["source", *values, "duplicate_of", "story_id", "version", "first_seen", "last_seen", "last_fetched"]
         cur = db.execute(
             f"INSERT INTO articles ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [source, *values.values(), plan.duplicate_of, 1, now, now, now],
+            [source, *values.values(), plan.duplicate_of, story, 1, now, now, now],
         )
         article_id = int(cur.lastrowid)
         db.execute(fts.UPSERT, fts_row(article_id))
         if plan.duplicate_of is None:
+            db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [article_id, article_id])
             self._index(db, article_id, identity)
-            return Decision("new", article_id)
-        return Decision("duplicate", article_id, plan.detail, plan.duplicate_of)
+            return Decision("new", article_id, story_id=article_id)
+        if plan.promote:
+            self._promote(db, article_id, plan.duplicate_of, identity, band_keys_of)
+        return Decision("duplicate", article_id, plan.detail, plan.duplicate_of, story_id=story, promoted=bool(plan.promote))
+
+    def _promote(self, db, article_id: int, replaced: int, identity: Identity, band_keys_of) -> None:
+        """The new copy becomes the story's representative: the other copies point at it, and it takes
+        the old representative's place in the near-duplicate index (which holds representatives only)."""
+        db.execute("UPDATE articles SET duplicate_of = ? WHERE duplicate_of = ? OR id = ?", [article_id, replaced, replaced])
+        db.execute("UPDATE articles SET duplicate_of = NULL WHERE id = ?", [article_id])
+        self._index(db, replaced, None, band_keys_of)
+        self._index(db, article_id, identity)
 
     @staticmethod
     def _candidates(db, keys: list[int]) -> list[tuple[int, bytes, int]]:

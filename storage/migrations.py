@@ -206,6 +206,20 @@ def _m007_column(db: sqlite_utils.Database) -> None:
         db.table("articles").add_column("column_name", str)
 
 
+def _m008_stories(db: sqlite_utils.Database) -> None:
+    """Stories: every copy of one article shares the id of its first copy (``story_id``); the story's
+    representative is its row with ``duplicate_of IS NULL``. ``source_role``: primary or aggregator,
+    as the source was configured when the copy was stored (it ranks the copies)."""
+    articles = db.table("articles")
+    columns = articles.columns_dict
+    if "story_id" not in columns:
+        articles.add_column("story_id", int)
+    if "source_role" not in columns:
+        articles.add_column("source_role", str)
+    db.execute("UPDATE articles SET story_id = COALESCE(duplicate_of, id) WHERE story_id IS NULL")
+    articles.create_index(["story_id"], if_not_exists=True)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_schedule_state", _m002_schedule_state),
@@ -214,4 +228,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("005_search", _m005_search),
     ("006_newest_first", _m006_newest_first),
     ("007_column", _m007_column),
+    ("008_stories", _m008_stories),
 ]

@@ -81,3 +81,38 @@ def test_a_near_duplicate_candidate_is_checked_exactly() -> None:
     assert _decide(Known(None, None, None), other, body=unrelated) == _decide(Known(None, None, None), body=unrelated)
     assert _decide(Known(None, None, None), body=unrelated).action == "insert"
     assert _decide(Known(None, None, None), body=unrelated).duplicate_of is None
+
+
+class CopyLookups(FakeLookups):
+    def __init__(self, representative):
+        super().__init__()
+        self.representative = representative
+
+    def copy(self, article_id):
+        assert article_id == self.representative.id
+        return self.representative
+
+
+def _copy_of(rep, rank):
+    identity = fingerprint("标题", BODY)
+    return decide(Known(None, None, (rep.id, rep.source)), CopyLookups(rep), source="portal", url=URL, title="标题",
+                  body=BODY, identity=identity, rank=rank)
+
+
+def test_a_clean_copy_replaces_a_flagged_representative_and_a_worse_copy_does_not() -> None:
+    from crawler.identity import Rank
+    from storage.articles import Copy
+
+    flagged_mirror = Copy(5, "mirror", "aggregator", ["spam_injection"], "2026-01-02T09:00:00+08:00", "2026-01-02T01:00:00")
+    plan = _copy_of(flagged_mirror, Rank([], "primary", "2026-01-02T10:00:00+08:00"))
+    assert (plan.action, plan.duplicate_of) == ("insert", 5)
+    assert plan.promote.startswith("unflagged")  # unflagged wins although published later
+
+    clean_mirror = Copy(5, "mirror", "aggregator", [], "2026-01-02T09:00:00+08:00", "2026-01-02T01:00:00")
+    assert "primary source" in _copy_of(clean_mirror, Rank([], "primary", "2026-01-02T10:00:00+08:00")).promote
+
+    portal = Copy(5, "another-portal", "primary", [], "2026-01-02T09:00:00+08:00", "2026-01-02T01:00:00")
+    assert "earlier" in _copy_of(portal, Rank([], "primary", "2026-01-01T09:00:00+08:00")).promote
+    assert _copy_of(portal, Rank([], "primary", "2026-01-03T09:00:00+08:00")).promote == ""  # later: stays a copy
+    assert _copy_of(portal, Rank([], "aggregator", "2026-01-01T09:00:00+08:00")).promote == ""  # a repost never wins
+    assert _copy_of(portal, Rank(["spam_injection"], "primary", None)).promote == ""

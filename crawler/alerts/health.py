@@ -6,6 +6,7 @@
 | ``failing`` | this many crawls in a row failed (``ops.failures``) |
 | ``empty_articles`` | the last crawl fetched article pages but none gave an article (empty body) |
 | ``stale`` | no new article for longer than the source's ``expected_update_period`` |
+| ``spam_chrome`` | the last crawl found spam phrases in the pages' chrome (footer, side column), not in articles |
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ MESSAGES = {
     "failing": "连续抓取失败",
     "empty_articles": "文章页没有提取到正文（页面模板可能已改）",
     "stale": "超过预期时间没有新文章",
+    "spam_chrome": "页面框架（页脚、侧栏等）出现垃圾/博彩词语，文章正文未受影响（站点模板可能被篡改）",
 }
 
 
@@ -34,12 +36,16 @@ def conditions(store: Store, source: Source, failures: int, threshold: int) -> d
     errors = store.errors(run_id=last["id"], limit=10_000)
     kinds = [e["kind"] for e in errors]
     no_links = [e["url"] for e in errors if e["kind"] == "no_links"]
+    chrome = [e for e in errors if e["kind"] == "spam_chrome"]
     stored = (last["articles_new"] or 0) + (last["articles_changed"] or 0) + (last["articles_unchanged"] or 0) + (
         last["articles_duplicate"] or 0
     )
     found = {
         "no_links": f"{len(no_links)} list page(s), e.g. {no_links[0]}" if no_links else None,
         "failing": f"{failures} failed crawls in a row" if failures >= threshold else None,
+        "spam_chrome": (
+            f"{len(chrome)} page(s): {chrome[0]['message'].split(' only outside')[0]}, e.g. {chrome[0]['url']}" if chrome else None
+        ),
         "empty_articles": (
             f"{kinds.count('empty_body')} article page(s) without text" if kinds.count("empty_body") and not stored else None
         ),

@@ -42,10 +42,15 @@ def _not_before(sub: Subscription, now: datetime) -> str:
 
 def make_router(config: AlertsConfig) -> Callable[[str, Any, dict[str, Any], list[str]], list[dict[str, Any]]]:
     def route(source: str, decision: Any, article: dict[str, Any], flags: list[str]) -> list[dict[str, Any]]:
+        """Outbox rows for a stored page. A ``new`` alert is once per story and subscription: keyed by the
+        story, so the first copy a subscription matches alerts (a portal's clean copy after a flagged
+        mirror's, say) and no later copy does; a copy (``duplicate``) counts as the story's ``new``."""
         rows = []
         now = datetime.now(timezone.utc)
+        event = "new" if decision.outcome == "duplicate" else decision.outcome
+        story = article.get("story_id") or decision.article_id
         for sub in config.subscriptions:
-            if decision.outcome not in sub.events:
+            if event not in sub.events:
                 continue
             if "*" not in sub.sources and source not in sub.sources:
                 continue
@@ -54,13 +59,15 @@ def make_router(config: AlertsConfig) -> Callable[[str, Any, dict[str, Any], lis
             if sub.keywords and not keywords_match(sub.keywords, article["title"], article["body"]):
                 continue
             for channel in sub.channels:
+                # an original's story id is its own id: the key of a "new" alert is what it always was
+                key = f"{story}/v1" if event == "new" else f"{decision.article_id}/v{article['version']}"
                 rows.append({
-                    "key": f"{sub.name}/{channel}/{decision.article_id}/v{article['version']}",
+                    "key": f"{sub.name}/{channel}/{key}",
                     "subscription": sub.name,
                     "channel": channel,
                     "article_id": decision.article_id,
                     "version": article["version"],
-                    "event": decision.outcome,
+                    "event": event,
                     "digest": sub.digest is not None,
                     "not_before": _not_before(sub, now),
                 })

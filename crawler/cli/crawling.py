@@ -142,8 +142,13 @@ def run(env: Env, max_parallel: int, crawl_timeout: float, grace: float, reload_
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def status(env: Env, as_json: bool) -> None:
-    """Show each source: last run, result, new/changed, next run, failure streak."""
+    """Show each source: last run, result, new/changed, next run, failure streak, and the health
+    conditions its last run shows (no_links, failing, empty_articles, stale, spam_chrome)."""
+    from crawler.alerts.health import conditions
+
     loaded = env.sources(enabled_only=False)
+    config = _alerts(env)
+    threshold = config.ops.failures if config.ops else 3
     with _store(env) as store:
         states = store.schedule_state()
         backlog = store.outbox_counts()
@@ -166,6 +171,7 @@ def status(env: Env, as_json: bool) -> None:
                 "backoff_until": state.get("backoff_until"),
                 "last_error": state.get("last_error"),
                 "articles": store.count_articles(name),
+                "health": {k: v for k, v in conditions(store, item.source, state.get("failures") or 0, threshold).items() if v},
             })
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -180,6 +186,8 @@ def status(env: Env, as_json: bool) -> None:
         if row["backoff_until"]:
             line += f" backoff-until={row['backoff_until']} ({row['last_error']})"
         click.echo(line)
+        for condition, detail in row["health"].items():
+            click.echo(f"  {condition}: {detail}")
 
 
 # -- simulator and demo ----------------------------------------------------------------------------------

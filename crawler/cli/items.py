@@ -192,7 +192,8 @@ def items_show(env: Env, item_id: int, as_json: bool) -> None:
 def decisions(env: Env, run_id: int | None, url: str | None, limit: int) -> None:
     """Why an article did or did not count as news: new, changed, duplicate or unchanged.
 
-    Every fetched article page gets exactly one decision per crawl.
+    Every fetched article page gets exactly one decision per crawl; a copy that became its
+    story's best copy (the one listings show) gets a second, ``representative``, saying why.
 
     Example: crawler decisions --run 12
     """

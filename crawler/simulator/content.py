@@ -27,6 +27,7 @@ class SimArticle:
     date_in_header: bool = True
     version: int = 1
     spam: str | None = None  # a phrase a spam mirror splices into title, text and footer (not in the clean text)
+    spam_where: str = "text"  # "footer": the phrase is only in the page's footer, the article itself is clean
     headings: set[int] = field(default_factory=set)  # indexes of paragraphs that are section headings
     seed: str | None = None
 

@@ -304,10 +304,27 @@ def iqilu_list(items: list[SimArticle], page: int, pages: int, hot: list[SimArti
     return _doc("<title>枣庄要闻 - 齐鲁网</title>", body)
 
 
+MIRROR_CHANNEL = "mirror"
+
+
+def mirror_path(a: SimArticle) -> str:
+    """A repost on the spam mirror (served by the iqilu server): undated URLs, as such sites have."""
+    return f"/{MIRROR_CHANNEL}/{a.id}.shtml"
+
+
+def mirror_list(items: list[SimArticle]) -> str:
+    rows = "\n".join(
+        f'<li><a href="{mirror_path(a)}">{escape(a.title)}</a><span class="time">{a.published:%Y-%m-%d}</span></li>'
+        for a in items
+    )
+    body = f'<div class="col-main"><ul class="list-news">\n{rows}\n</ul></div>\n<div class="footer">新闻转载 本站内容来自网络</div>'
+    return _doc("<title>新闻转载</title>", body)
+
+
 def _spliced(a: SimArticle) -> SimArticle:
     """The article as a spam mirror serves it: the spam phrase spliced into its second paragraph."""
     paragraphs = list(a.paragraphs)
-    if a.spam and len(paragraphs) > 1:
+    if a.spam and a.spam_where == "text" and len(paragraphs) > 1:
         cut = paragraphs[1].find("，") + 1
         paragraphs[1] = paragraphs[1][:cut] + a.spam + paragraphs[1][cut:]
     return replace(a, paragraphs=paragraphs)
@@ -315,7 +332,7 @@ def _spliced(a: SimArticle) -> SimArticle:
 
 def iqilu_article(a: SimArticle, hot: list[SimArticle]) -> str:
     trad = a.traditional
-    shown_title = f"{a.title}-{a.spam}" if a.spam else a.title
+    shown_title = f"{a.title}-{a.spam}" if a.spam and a.spam_where == "text" else a.title
     spam_footer = f"<p>诚邀{escape(a.spam)}的合作伙伴。{escape(a.spam)}的技术支持</p>\n" if a.spam else ""
     site = "齊魯網" if trad else "齐鲁网"
     label_source, label_author = ("來源", "作者") if trad else ("来源", "作者")

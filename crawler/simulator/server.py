@@ -20,7 +20,7 @@ import socket
 import struct
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -107,6 +107,7 @@ class Simulator:
         seeded = seed_articles() if seeds else {p: [] for p in PORTALS}
         start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
         self._portals: dict[str, _Portal] = {}
+        self._mirror: list[SimArticle] = []  # reposts on the spam mirror, /mirror/ of the iqilu server
         for name in PORTALS:
             generated = generated_articles(name, max(0, articles_per_portal - len(seeded[name])), GENERATED_START, _ID_BASE[name])
             self._portals[name] = _Portal(name, self._sorted(seeded[name] + generated), page_size, start)
@@ -225,6 +226,32 @@ class Simulator:
             self._touch(p)
             return new
 
+    def repost(self, portal: str, article_id: int, *, spam: str = "新全讯2网", where: str = "text",
+               traditional: bool = True) -> SimArticle:
+        """A spam mirror reposts an article of ``portal`` (listed at ``mirror_url()``), in Traditional
+        characters with ``spam`` spliced into its title and text (``where="text"``) or only into its
+        footer (``where="footer"``)."""
+        from opencc import OpenCC
+
+        convert = OpenCC("s2t").convert if traditional else (lambda text: text)
+        with self._lock:
+            original = self.find(portal, article_id)
+            copy = replace(
+                original, id=990000 + len(self._mirror) + 1, title=convert(original.title),
+                paragraphs=[convert(p) for p in original.paragraphs], traditional=traditional, spam=spam,
+                spam_where=where, doubled=False, seed=None,
+            )
+            self._mirror.insert(0, copy)
+            self._touch(self._portals["iqilu"])
+            return copy
+
+    def mirror_url(self) -> str:
+        return self.base_url("iqilu") + f"/{pages.MIRROR_CHANNEL}/"
+
+    def mirror_articles(self) -> list[SimArticle]:
+        with self._lock:
+            return list(self._mirror)
+
     def delete(self, portal: str, article_id: int) -> None:
         with self._lock:
             p = self._portals[portal]
@@ -272,6 +299,14 @@ class Simulator:
                 return 200, self._dataproxy(p, params or {}), None, None
             if portal == "credit" and path == pages.SCRIPT_COLUMN:
                 return 200, pages.credit_script_list(date.today()), None, None
+            if portal == "iqilu" and path.startswith(f"/{pages.MIRROR_CHANNEL}/"):
+                if path == f"/{pages.MIRROR_CHANNEL}/":
+                    key = "|".join(f"{a.id}.{a.version}" for a in self._mirror)
+                    return 200, pages.mirror_list(self._mirror), _etag("mirror" + key), p.changed_at
+                for article in self._mirror:
+                    if path == pages.mirror_path(article):
+                        return 200, pages.iqilu_article(article, []), _etag(f"m{article.id}"), p.changed_at
+                return 404, None, None, None
             count = max(1, math.ceil(len(p.articles) / self._group(portal)))
             for number in range(1, count + 1):
                 if path == pages.list_path(portal, number):

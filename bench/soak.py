@@ -57,7 +57,7 @@ def _config(target: Path, receiver: WebhookReceiver) -> Path:
     for path in (target / "sources").glob("*.yaml"):
         text = path.read_text("utf-8")
         text = re.sub(r"schedule:\n  every: .*\n", "schedule:\n  every: 1s\n  jitter: 0s\n", text)
-        text = text.replace("request:\n", "request:\n  timeout: 3s\n  retries: 1\n  recheck_after: 5s\n")
+        text = text.replace("request:\n", "request:\n  timeout: 3s\n  retries: 1\n  revisit: {after: [5s]}\n")
         path.write_text(text, encoding="utf-8")
     (target / "alerts.yaml").write_text(
         "channels:\n"
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(rng.uniform(0.2, 1.0))
                 fault_cycles = _cycles(db)
                 rss.setdefault(int(fault_cycles), _rss_kb(daemon.pid))
-                # Settle: no more faults; every list changes twice, more than recheck_after apart, and each
+                # Settle: no more faults; every list changes twice, more than the 5 s revisit apart, and each
                 # source must finish a clean crawl after each change (a source may still be backing off).
                 sim.clear_faults()
                 receiver.script.clear()
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = (result["lost"] or result["stored with another text"] or result["stored twice"] or result["duplicate alerts"]
               or result["false changed"] or result["integrity"] != "ok" or last > first * 1.25)
     lines = [
-        f"Daemon (`crawler run`, every source every 1 s, timeout 3 s, 1 retry, recheck_after 5 s) against 3 simulated portals "
+        f"Daemon (`crawler run`, every source every 1 s, timeout 3 s, 1 retry, revisit after 5 s) against 3 simulated portals "
         f"({args.articles} articles each at the start), seed {args.seed}: {fault_cycles:.0f} poll cycles with faults in "
         f"{elapsed / 60:.1f} min (settling included).",
         "",

@@ -9,9 +9,11 @@ implementations: :class:`SqliteState` here for a crawl in one process, and
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from crawler import revisit
 from storage import StorageFull, Store
 
 __all__ = ["CrawlState", "SqliteState", "StorageFull"]
@@ -22,7 +24,9 @@ class CrawlState(Protocol):
 
     def article_validator(self, url: str) -> tuple[str | None, str | None]: ...
 
-    def fresh_urls(self, urls: dict[str, str], recheck_before: str | None = None) -> set[str]: ...
+    def fresh_urls(self, urls: dict[str, str]) -> set[str]: ...
+
+    def due_revisits(self, source: Any, now: datetime | None = None) -> list[str]: ...
 
     def touch_article(self, url: str) -> None: ...
 
@@ -50,8 +54,21 @@ class SqliteState:
     def article_validator(self, url: str) -> tuple[str | None, str | None]:
         return self._store.article_validator(url)
 
-    def fresh_urls(self, urls: dict[str, str], recheck_before: str | None = None) -> set[str]:
-        return self._store.fresh_urls(urls, recheck_before)
+    def fresh_urls(self, urls: dict[str, str]) -> set[str]:
+        return self._store.fresh_urls(urls)
+
+    def due_revisits(self, source: Any, now: datetime | None = None) -> list[str]:
+        """The URLs of the source's stored articles due for a revisit (crawler/revisit.py)."""
+        rule = source.request.revisit
+        if rule is False:
+            return []
+        now = now or datetime.now(timezone.utc)
+        since = (now - rule.window).isoformat(timespec="seconds")
+        return [
+            url for url, first_seen, last_fetched, published in self._store.recent_articles(source.name, since)
+            if revisit.due(_time(first_seen), _time(last_fetched) if last_fetched else None,
+                           _time(published) if published else None, now, rule.after, rule.window)
+        ]
 
     def touch_article(self, url: str) -> None:
         self._store.touch_article(url)
@@ -65,3 +82,8 @@ class SqliteState:
 
     def close(self) -> None:
         self._store.close()
+
+
+def _time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -222,7 +222,7 @@ class Frontier:
         etag, last_modified = json.loads(value)
         return etag, last_modified
 
-    def fresh(self, urls: dict[str, str], recheck_before: str | None) -> set[str]:
+    def fresh(self, urls: dict[str, str], recheck_before: str | None = None) -> set[str]:
         """The URLs (mapped to their URL keys) stored and fetched since ``recheck_before`` (any time: None)."""
         if not urls:
             return set()

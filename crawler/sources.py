@@ -155,6 +155,16 @@ class Schedule(_Strict):
         return self
 
 
+class Revisit(_Strict):
+    """When stored articles are fetched again to see edits (crawler/revisit.py)."""
+
+    window: Duration = Field(timedelta(days=3), description="Revisit articles younger than this (first seen and dated).")
+    after: list[Duration] = Field(
+        [timedelta(hours=1), timedelta(hours=3), timedelta(hours=9), timedelta(days=1)], min_length=1,
+        description="Ages since first seen at which an article is fetched again (then every largest one).",
+    )
+
+
 class RequestSettings(_Strict):
     """How politely and how the portal is fetched."""
 
@@ -164,8 +174,9 @@ class RequestSettings(_Strict):
     encoding: str | None = Field(None, description="Force this charset (e.g. gbk) instead of what the page declares.")
     timeout: Duration = Field(timedelta(seconds=30), description="Give up on one request after this long.")
     retries: int = Field(2, ge=0, le=10, description="Retries of a request that failed with a timeout or 5xx.")
-    recheck_after: Duration | None = Field(
-        None, description="Fetch a stored article again once this old (to see edits); default: never."
+    revisit: Revisit | Literal[False] = Field(
+        default_factory=Revisit,
+        description="Fetch stored articles again (conditional GET) on a decaying schedule to see edits; off: never.",
     )
     obey_robots: bool = Field(True, description="Obey robots.txt.")
     allow_private_targets: PrivateTargets = Field(
@@ -173,6 +184,18 @@ class RequestSettings(_Strict):
         description="Allow loopback, private and link-local addresses (an intranet portal, the simulator): true, or a list "
         "of addresses/CIDRs with an optional :PORT; refused by default, for start URLs, links and redirects alike.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "recheck_after" in data:
+            raise PydanticCustomError(
+                "replaced", "{message}",
+                {"field": "recheck_after", "message": "request.recheck_after was replaced by request.revisit: stored articles "
+                 "younger than 3d are fetched again 1h, 3h, 9h and 1d after first seen by default; remove the key, or write "
+                 "e.g. `revisit: {window: 3d, after: [1h, 6h, 1d]}`, or `revisit: off`"},
+            )
+        return data
 
     @field_validator("encoding")
     @classmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -123,6 +123,13 @@ class ListingSpider(scrapy.Spider):
             elif not progress[url]:
                 log.info("%s: last crawl of %s did not finish; reading the whole list again", self.source.name, url)
             yield self._list_request(self, url, page=1, start_url=url, resume=url in self._resume)
+        due = self._requested_now(self, self.state.due_revisits(self.source))
+        if due:
+            log.info("%s: revisiting %d stored article(s) to see edits (request.revisit)", self.source.name, len(due))
+        for url in due:
+            self.crawler.stats.inc_value(STAT("revisits"))
+            yield self._request(self, url, self.parse_article, self.state.article_validator(url),
+                                {"list_url": None, "kind": "article", "link": url, "revisit": True})
 
     def _list_request(
         self, crawl: Any, url: str, page: int, start_url: str, resume: bool, via: NextPage | None = None
@@ -167,13 +174,6 @@ class ListingSpider(scrapy.Spider):
     def _list_validators(self, crawl: Any, url: str, validators: tuple[str | None, str | None]) -> None:
         self._validators[url] = validators
 
-    @staticmethod
-    def _recheck_before(source: Any) -> str | None:
-        after = source.request.recheck_after
-        if after is None:
-            return None
-        return (datetime.now(timezone.utc) - after).isoformat(timespec="seconds")
-
     # -- callbacks -------------------------------------------------------------------------------
     def parse_list(self, response: Response):
         crawl = self.crawl_of(response.meta)
@@ -207,7 +207,7 @@ class ListingSpider(scrapy.Spider):
                     if why else "no article links found on the list page; check links.css/xpath/allow"
                 ))
             return
-        fresh = crawl.state.fresh_urls({url: url_key(url) for url in links}, self._recheck_before(source))
+        fresh = crawl.state.fresh_urls({url: url_key(url) for url in links})
         todo = self._requested_now(crawl, [url for url in links if url not in fresh])
         log.info("%s: list page %d %s: %d links, %d new", source.name, page, response.url, len(links), len(todo))
         for url in todo:

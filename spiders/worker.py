@@ -6,7 +6,7 @@ each request names its run, its source and its field in the run's in-flight hash
 validators) and writes messages for the ingester. The request queue is scrapy-redis's
 scheduler and priority queue; its RFPDupeFilter is not used (every request is
 ``dont_filter``): it remembers a URL for ever, and a monitor must fetch a list page
-every poll and an article again after ``recheck_after``. The per-run seen set does
+every poll and an article again when it is due for a revisit. The per-run seen set does
 that job instead (``Frontier.expand``).
 """
 
@@ -72,8 +72,12 @@ class RedisState:
 
     article_validator = page_validator
 
-    def fresh_urls(self, urls: dict[str, str], recheck_before: str | None = None) -> set[str]:
-        return self.frontier.fresh(urls, recheck_before)
+    def fresh_urls(self, urls: dict[str, str]) -> set[str]:
+        return self.frontier.fresh(urls)
+
+    def due_revisits(self, source: Any, now: datetime | None = None) -> list[str]:
+        """Not on Redis yet: the workers' mirror knows when a URL was fetched, not when it was first seen."""
+        return []
 
     def touch_article(self, url: str) -> None:
         self.frontier.push_message("touch", {"run": self.run, "url": url})

@@ -164,6 +164,14 @@ class ArticleQueries:
                 fresh.update(by_key.get(key, []))
         return fresh
 
+    def recent_articles(self, source: str, first_seen_after: str) -> list[tuple[str, str, str | None, str | None]]:
+        """(url, first_seen, last_fetched, published_at) of the source's articles first seen after the time."""
+        return self.db.execute(
+            "SELECT url, first_seen, last_fetched, published_at FROM articles WHERE source = ? AND first_seen > ? "
+            "ORDER BY first_seen",
+            [source, first_seen_after],
+        ).fetchall()
+
     def article_validator(self, url: str) -> tuple[str | None, str | None]:
         row = self.db.execute("SELECT etag, last_modified FROM articles WHERE url = ?", [url]).fetchone()
         return (row[0], row[1]) if row else (None, None)

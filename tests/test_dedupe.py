@@ -99,7 +99,7 @@ def test_same_article_on_two_portals_is_one_article_and_one_duplicate(sim: Simul
 
 
 def test_an_edited_paragraph_is_one_change_with_a_diff(sim: Simulator, cli: Cli) -> None:
-    _set_source(cli, "sim-dzwww", recheck_after="0s")
+    _set_source(cli, "sim-dzwww", revisit="{window: 3650d, after: [0s]}")  # every crawl; the seeds are dated years back
     cli("crawl", "sim-dzwww")
     target = sim.articles("dzwww")[2]
     edited = list(target.paragraphs)
@@ -119,7 +119,7 @@ def test_counters_and_date_banners_never_make_a_change(sim_config: Path, tmp_pat
     with Simulator(articles_per_portal=4) as small:
         small.conditional = False  # every re-check downloads the page again, with new counter values
         cli = Cli(sim_config, tmp_path / "c.db", small.env())
-        _set_source(cli, "sim-credit", recheck_after="0s")
+        _set_source(cli, "sim-credit", revisit="{window: 3650d, after: [0s]}")
         for _ in range(6):
             cli("crawl", "sim-credit")
         visits = [r for r in small.requests("credit") if r.path.startswith("/art/")]

@@ -166,7 +166,7 @@ def test_a_maintenance_page_never_replaces_a_stored_article(sim: Simulator, cli:
     (cli.config / "alerts.yaml").write_text(
         "channels:\n  log: {url: 'json://127.0.0.1:9/', allow_private_targets: true}\n"
         "subscriptions:\n  - {name: all, events: [new, changed], channels: [log]}\n", encoding="utf-8")
-    _tune(cli, "sim-iqilu", recheck_after="1s")
+    _tune(cli, "sim-iqilu", revisit={"window": "3650d", "after": ["0s"]})
     cli("crawl", "sim-iqilu")
     before = cli.query("SELECT id, body, version FROM articles ORDER BY id")
     assert cli.query("SELECT DISTINCT event FROM outbox") == [("new",)]
@@ -175,7 +175,7 @@ def test_a_maintenance_page_never_replaces_a_stored_article(sim: Simulator, cli:
     for article in stored[:3]:
         sim.set_fault("iqilu", _path(sim, "iqilu", article), Fault(status=200, body=MAINTENANCE.encode()))
     sim.set_fault("iqilu", _path(sim, "iqilu", stored[3]), Fault(status=200, body=SOFT_404.encode()))
-    sim.publish("iqilu")  # the list changes, so the stored articles are read again (recheck_after: 1s)
+    sim.publish("iqilu")  # the list changes too; the stored articles are revisited every crawl (after: [0s])
     cli("crawl", "sim-iqilu", check=False)
     assert sorted(_errors(cli, "sim-iqilu").values()) == ["maintenance"] * 3 + ["soft_404"]
     assert cli.query("SELECT id, body, version FROM articles WHERE id <= ? ORDER BY id", (before[-1][0],)) == before

@@ -1,0 +1,44 @@
+"""Adaptive polling (crawler/rhythm.py) as a pure function of publication times and an injected clock."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from crawler.dates import SHANGHAI
+from crawler.rhythm import Rhythm
+
+EVERY = timedelta(minutes=20)
+NOW = datetime(2026, 12, 2, 15, 0, tzinfo=SHANGHAI)  # a Wednesday afternoon
+
+
+def _office_hours(now: datetime, chance: float = 0.05) -> list[datetime]:
+    rng, times, moment = random.Random(7), [], now - timedelta(days=28)
+    while moment < now:
+        if moment.weekday() < 5 and (9 <= moment.hour < 12 or 14 <= moment.hour < 18) and rng.random() < chance:
+            times.append(moment)
+        moment += timedelta(minutes=5)
+    return times
+
+
+def test_office_hours_are_polled_at_the_base_and_nights_and_weekends_sparser() -> None:
+    rhythm = Rhythm.learn(_office_hours(NOW), NOW)
+    afternoon, _ = rhythm.interval(EVERY, NOW)
+    night, _ = rhythm.interval(EVERY, NOW.replace(hour=3))
+    sunday, _ = rhythm.interval(EVERY, NOW + timedelta(days=4))
+    assert EVERY / 4 <= afternoon <= EVERY
+    assert EVERY * 3 <= night <= EVERY * 4 and EVERY * 3 <= sunday <= EVERY * 4
+
+
+def test_a_source_publishing_every_few_minutes_is_polled_closer_and_a_quiet_one_sparser() -> None:
+    busy = Rhythm.learn([NOW - timedelta(minutes=4 * i) for i in range(3000)], NOW)
+    interval, why = busy.interval(EVERY, NOW)
+    assert EVERY / 4 <= interval < EVERY * 0.8 and "per base interval" in why
+    quiet = Rhythm.learn([t for t in _office_hours(NOW, 0.1) if t < NOW - timedelta(days=12)], NOW)
+    interval, why = quiet.interval(EVERY, NOW)
+    assert EVERY * 1.5 < interval <= EVERY * 4 and "quiet for" in why
+
+
+def test_a_thin_history_keeps_the_base_interval() -> None:
+    interval, why = Rhythm.learn(_office_hours(NOW)[:5], NOW).interval(EVERY, NOW)
+    assert interval == EVERY and "thin history" in why

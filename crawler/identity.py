@@ -24,6 +24,7 @@ the web view show it, and later copies are compared with it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from crawler.dedupe import Fingerprint, make_matcher, unified_diff
 from storage.articles import Copy, Known, Lookups, Plan
@@ -59,14 +60,16 @@ def decide(
     return Plan("insert")
 
 
-class Rank(tuple):
-    """(flags, source role, published_at) of the page, for the choice of a story's best copy."""
+class Rank(NamedTuple):
+    """How a copy ranks for the choice of a story's best copy."""
 
-    def __new__(cls, flags: list[str], role: str | None, published_at: str | None) -> Rank:
-        return super().__new__(cls, (tuple(flags), role or "primary", published_at))
+    flags: list[str]
+    role: str | None
+    published_at: str | None
 
 
-def _key(flags, role: str | None, published: str | None) -> tuple[bool, bool, str]:
+def _key(flags: list[str], role: str | None, published: str | None) -> tuple[bool, bool, str]:
+    """Lower is better: unflagged, then a primary source, then the earlier publication."""
     return bool(flags), (role or "primary") != "primary", published or "9999"
 
 
@@ -84,7 +87,7 @@ def _copy(representative: int, detail: str, lookups: Lookups, rank: Rank | None)
         elif mine[1] != theirs[1]:
             reason = f"a primary source, #{representative} is from the aggregator {current.source}"
         else:
-            reason = f"published earlier ({rank[2]}) than #{representative} ({theirs[2]})"
+            reason = f"published earlier ({rank.published_at}) than #{representative} ({theirs[2]})"
     return Plan("insert", duplicate_of=representative, detail=detail, promote=reason)
 
 

@@ -46,6 +46,7 @@ class Decision:
     diff: str | None = None
     story_id: int | None = None  # the id of the story's first copy (alerts are keyed by it)
     promoted: bool = False  # the page became its story's representative
+    version: int = 1  # the article's version after this decision
 
 
 @dataclass(frozen=True)
@@ -213,22 +214,18 @@ class ArticleQueries:
             known = self._known(db, values)
             plan = decide(known, Lookups(db, self._candidates))
             decision = self._carry_out(db, source, values, identity, plan, known, now, band_keys_of, index)
-            db.execute(
-                "INSERT INTO decisions (run_id, source, url, article_id, decision, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [run_id, source, values["url"], decision.article_id, decision.outcome, decision.detail, now],
-            )
+            rows = [(decision.outcome, decision.detail)]
             if decision.promoted:
-                db.execute(
-                    "INSERT INTO decisions (run_id, source, url, article_id, decision, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [run_id, source, values["url"], decision.article_id, "representative",
-                     f"represents story #{decision.story_id} instead of #{decision.duplicate_of}: {plan.promote}", now],
-                )
+                rows.append(("representative", f"now the best copy of story #{decision.story_id} "
+                                               f"(was #{decision.duplicate_of}): {plan.promote}"))
+            db.conn.executemany(
+                "INSERT INTO decisions (run_id, source, url, article_id, decision, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, source, values["url"], decision.article_id, outcome, detail, now) for outcome, detail in rows],
+            )
             stored_copy = decision.outcome == "duplicate" and decision.article_id != decision.duplicate_of
             if router is not None and (decision.outcome in ("new", "changed") or stored_copy):
-                version, story = db.execute(
-                    "SELECT version, COALESCE(story_id, id) FROM articles WHERE id = ?", [decision.article_id]
-                ).fetchone()
-                self._enqueue(db, router(source, decision, {**values, "version": version, "story_id": story}, flags or []))
+                article = {**values, "version": decision.version, "story_id": decision.story_id}
+                self._enqueue(db, router(source, decision, article, flags or []))
         return decision
 
     @staticmethod
@@ -282,7 +279,7 @@ class ArticleQueries:
             )
             db.execute(fts.UPSERT, fts_row(plan.article_id))
             self._index(db, plan.article_id, identity if plan.duplicate_of is None else None, band_keys_of)
-            return Decision("changed", plan.article_id, plan.detail, plan.duplicate_of, plan.diff)
+            return Decision("changed", plan.article_id, plan.detail, plan.duplicate_of, plan.diff, version=version + 1)
         story = None
         if plan.duplicate_of is not None:
             story = db.execute("SELECT COALESCE(story_id, id) FROM articles WHERE id = ?", [plan.duplicate_of]).fetchone()[0]

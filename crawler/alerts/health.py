@@ -44,7 +44,7 @@ def conditions(store: Store, source: Source, failures: int, threshold: int) -> d
         "no_links": f"{len(no_links)} list page(s), e.g. {no_links[0]}" if no_links else None,
         "failing": f"{failures} failed crawls in a row" if failures >= threshold else None,
         "spam_chrome": (
-            f"{len(chrome)} page(s): {chrome[0]['message'].split(' only outside')[0]}, e.g. {chrome[0]['url']}" if chrome else None
+            f"{len(chrome)} page(s), e.g. {chrome[0]['url']}: {chrome[0]['message']}" if chrome else None
         ),
         "empty_articles": (
             f"{kinds.count('empty_body')} article page(s) without text" if kinds.count("empty_body") and not stored else None

@@ -147,8 +147,11 @@ def status(env: Env, as_json: bool) -> None:
     from crawler.alerts.health import conditions
 
     loaded = env.sources(enabled_only=False)
-    config = _alerts(env)
-    threshold = config.ops.failures if config.ops else 3
+    try:
+        config = _alerts(env)
+        threshold = config.ops.failures if config.ops else 3
+    except ConfigError:  # status is a diagnosis: a broken alerts.yaml must not hide the sources
+        threshold = 3
     with _store(env) as store:
         states = store.schedule_state()
         backlog = store.outbox_counts()

@@ -42,3 +42,15 @@ def test_a_source_publishing_every_few_minutes_is_polled_closer_and_a_quiet_one_
 def test_a_thin_history_keeps_the_base_interval() -> None:
     interval, why = Rhythm.learn(_office_hours(NOW)[:5], NOW).interval(EVERY, NOW)
     assert interval == EVERY and "thin history" in why
+
+
+def test_a_source_publishing_around_the_clock_keeps_the_base_interval() -> None:
+    rhythm = Rhythm.learn([NOW - timedelta(minutes=37 * i) for i in range(1000)], NOW)
+    assert rhythm.interval(EVERY, NOW)[0] == EVERY and rhythm.interval(EVERY, NOW.replace(hour=3))[0] == EVERY
+
+
+def test_a_poll_in_a_quiet_hour_does_not_sleep_through_the_start_of_a_busy_one() -> None:
+    rhythm = Rhythm.learn(_office_hours(NOW), NOW)
+    before = NOW.replace(hour=8, minute=50) + timedelta(days=1)  # Thursday, ten minutes before the 9:00 start
+    interval, why = rhythm.interval(EVERY, before)
+    assert timedelta(minutes=10) < interval < EVERY * 1.5 and "busy again from 09:" in why  # not every × 4

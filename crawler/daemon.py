@@ -10,8 +10,12 @@ reactor is fresh each time, and the daemon's memory stays flat.
 * Source files and alerts.yaml are re-read on SIGHUP and whenever their mtimes
   change (crawler/watcher.py); a broken file is reported as ``FILE: field: message``
   and the last good version keeps running (the child crawls a snapshot of it).
-* Schedule state (last run, result, failure streak, back-off) is kept in
-  SQLite; on start, sources are spread out instead of all polled at once.
+* Schedule state (last run, result, failure streak, back-off, the adaptive
+  interval) is kept in SQLite; on start, sources are spread out instead of all
+  polled at once.
+* Adaptive polling: after each crawl of a ``schedule.every`` source its next
+  poll is set from its publishing rhythm (crawler/rhythm.py), unless
+  ``schedule.adaptive: false``; cron sources stay fixed.
 * SIGTERM/SIGINT: no crawl starts any more; running crawls are told to stop at
   once and killed after ``grace`` seconds; exit 0. A crawl cut off (timeout,
   kill -9) is recorded as interrupted on the next start.
@@ -34,6 +38,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -244,7 +249,9 @@ class Daemon:
         now = datetime.now(SHANGHAI)
         spread = min(self.options.startup_spread, _interval_seconds(source))
         if state and state.get("last_run_at"):
-            due = datetime.fromisoformat(state["last_run_at"]).astimezone(SHANGHAI) + timedelta(seconds=_interval_seconds(source))
+            learned = state.get("interval_seconds") if _adaptive(source) else None  # kept across the restart
+            due = datetime.fromisoformat(state["last_run_at"]).astimezone(SHANGHAI) + timedelta(
+                seconds=learned or _interval_seconds(source))
             if due > now:
                 return due
         return now + timedelta(seconds=random.uniform(0, spread) if index else 0)
@@ -356,6 +363,7 @@ class Daemon:
                     self._seen_run[name] = run["id"]
             self.metrics.failure_streak.labels(name).set(failures)
             self._check_health(store, name, failures)
+            adapted = self._adapt(store, name, started, state)
             job = self.scheduler.get_job(name)
             store.save_schedule_state(
                 name,
@@ -365,7 +373,31 @@ class Daemon:
                 backoff_until=backoff,
                 last_error=error,
                 next_run_at=job.next_run_time.isoformat(timespec="seconds") if job and job.next_run_time else None,
+                **adapted,
             )
+
+    def _adapt(self, store: Store, name: str, started: datetime, state: dict) -> dict[str, object]:
+        """Adaptive polling: the next poll of an ``every`` source follows its publishing rhythm
+        (crawler/rhythm.py), learned from its stored articles; the interval and its reason are kept
+        in the schedule state (a restart starts from them) and shown by ``crawler status``."""
+        from crawler.rhythm import HISTORY, Rhythm, publication_times
+
+        source = self.config.source(name)
+        if source is None or not _adaptive(source):
+            return {"interval_seconds": None, "interval_reason": None}
+        now = _utcnow()
+        rows = store.recent_articles(name, (now - HISTORY).isoformat(timespec="seconds"))
+        rhythm = Rhythm.learn(publication_times([(first, published) for _url, first, _fetched, published in rows]), now)
+        interval, reason = rhythm.interval(source.schedule.every, now)
+        jitter = timedelta(seconds=random.uniform(0, source.schedule.jitter.total_seconds()))
+        at = max(started + interval + jitter, now + timedelta(seconds=1)).astimezone(SHANGHAI)
+        try:
+            self.scheduler.modify_job(name, next_run_time=at)
+        except JobLookupError:  # unscheduled meanwhile
+            pass
+        if reason != state.get("interval_reason"):
+            log.info("%s: polling every %s (%s)", name, _short(interval), reason)
+        return {"interval_seconds": round(interval.total_seconds(), 1), "interval_reason": reason}
 
     def _check_health(self, store: Store, name: str, failures: int) -> None:
         """Operators' alerts: one when a source problem starts, one when it ends."""
@@ -411,6 +443,15 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
         pass
 
 
+def _adaptive(source: Source) -> bool:
+    return source.schedule.every is not None and source.schedule.adaptive
+
+
+def _short(interval: timedelta) -> str:
+    minutes = interval.total_seconds() / 60
+    return f"{minutes:.0f}m" if minutes >= 1 else f"{interval.total_seconds():.0f}s"
+
+
 def _interval_seconds(source: Source) -> float:
     if source.schedule.every is not None:
         return source.schedule.every.total_seconds()
@@ -431,7 +472,9 @@ def _cron_fields(expression: str) -> dict[str, str]:
 
 def _describe(source: Source) -> str:
     schedule = source.schedule
-    return f"cron '{schedule.cron}'" if schedule.cron else f"every {schedule.every}"
+    if schedule.cron:
+        return f"cron '{schedule.cron}'"
+    return f"every {schedule.every}" + (" (adaptive: every/4 .. every*4)" if schedule.adaptive else "")
 
 
 def _fingerprint(source: Source) -> str:

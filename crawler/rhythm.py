@@ -152,3 +152,31 @@ class Rhythm:
         if interval in (lowest, highest) and interval != BOUND * every:
             why.append("bounded")
         return interval, "; ".join(why)
+
+
+def publication_times(rows: list[tuple[str, str | None]]) -> list[datetime]:
+    """The moments a source published, from its stored articles' ``(first_seen, published_at)``.
+
+    The publication time where the page gives one with a time of day and it is at most two days
+    before we saw it; else when we first saw the article, if that was within a day of its date
+    (or it has none). A backlog found on a first crawl or after a long outage (old dates) and
+    the first crawl's undated pages (all seen within ten minutes of the earliest) say nothing of
+    the rhythm and are left out."""
+    seen = [(datetime.fromisoformat(first), datetime.fromisoformat(published) if published else None)
+            for first, published in rows if first]
+    if not seen:
+        return []
+    earliest = min(first for first, _ in seen)
+    out = []
+    for first, published in seen:
+        if published is not None and published.tzinfo is None:
+            published = published.replace(tzinfo=SHANGHAI)
+        if published is not None and published.astimezone(SHANGHAI).time() != datetime.min.time():
+            if timedelta(0) <= first - published <= timedelta(days=2):
+                out.append(published)
+        elif published is not None:
+            if first - published <= timedelta(days=1):
+                out.append(first)
+        elif first - earliest > timedelta(minutes=10):
+            out.append(first)
+    return sorted(out)

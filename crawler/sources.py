@@ -133,6 +133,11 @@ class Schedule(_Strict):
     every: Duration | None = Field(None, description="Interval between polls, e.g. 30m.")
     cron: str | None = Field(None, description="Crontab expression, e.g. '*/20 7-22 * * *'.")
     jitter: Duration = Field(timedelta(seconds=60), description="Random delay added to each poll.")
+    adaptive: bool = Field(
+        True,
+        description="With every: follow the source's publishing rhythm within every/4 .. every*4 "
+        "(closer in its busy hours, sparser in its quiet ones); false: poll exactly every. Cron is always fixed.",
+    )
 
     @field_validator("cron")
     @classmethod

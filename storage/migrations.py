@@ -220,6 +220,16 @@ def _m008_stories(db: sqlite_utils.Database) -> None:
     articles.create_index(["story_id"], if_not_exists=True)
 
 
+def _m009_adaptive_interval(db: sqlite_utils.Database) -> None:
+    """The poll interval adaptive polling chose after the last crawl, and why (crawler/rhythm.py)."""
+    table = db.table("schedule_state")
+    columns = table.columns_dict
+    if "interval_seconds" not in columns:
+        table.add_column("interval_seconds", float)
+    if "interval_reason" not in columns:
+        table.add_column("interval_reason", str)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_schedule_state", _m002_schedule_state),
@@ -229,4 +239,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("006_newest_first", _m006_newest_first),
     ("007_column", _m007_column),
     ("008_stories", _m008_stories),
+    ("009_adaptive_interval", _m009_adaptive_interval),
 ]

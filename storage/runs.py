@@ -91,7 +91,8 @@ class RunQueries:
         return {row["source"]: row for row in self.db.query(f"SELECT * FROM schedule_state {where}", params)}
 
     def save_schedule_state(self, source: str, **fields: Any) -> None:
-        allowed = {"last_run_at", "last_status", "next_run_at", "failures", "backoff_until", "last_error"}
+        allowed = {"last_run_at", "last_status", "next_run_at", "failures", "backoff_until", "last_error",
+                   "interval_seconds", "interval_reason"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown schedule fields: {sorted(unknown)}")

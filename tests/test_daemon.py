@@ -309,3 +309,67 @@ def test_a_killed_crawl_leaves_no_extraction_processes(sim: Simulator, sim_confi
     finally:
         if crawl.poll() is None:
             crawl.kill()
+
+
+def _history(db: Path, source: str, times: list[datetime]) -> None:
+    """Articles the source published before this test (its four weeks of rhythm), as stored rows."""
+    from storage import Store
+
+    fetched = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with Store(db) as store, store.write() as conn:
+        conn.execute("INSERT OR IGNORE INTO sources (name, title) VALUES (?, ?)", [source, source])
+        conn.conn.executemany(
+            "INSERT INTO articles (source, url, title, body, content_hash, first_seen, last_seen, last_fetched, "
+            "published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(source, f"http://history.invalid/{source}/{i}", f"旧文章 {i}", "正文", f"h-{source}-{i}",
+              t.isoformat(timespec="seconds"), t.isoformat(timespec="seconds"), fetched, t.isoformat(timespec="seconds"))
+             for i, t in enumerate(times)],  # last fetched now: no revisit is due
+        )
+
+
+def test_adaptive_polling_follows_each_sources_rhythm_and_a_restart_keeps_it(
+    sim: Simulator, sim_config: Path, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    (sim_config / "sources" / "sim-credit.yaml").unlink()
+    for path in (sim_config / "sources").glob("*.yaml"):
+        path.write_text(re.sub(r"schedule:\n  every: .*\n", "schedule:\n  every: 1h\n  jitter: 0s\n", path.read_text("utf-8")), "utf-8")
+    db = tmp_path / "crawler.db"
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    _history(db, "sim-dzwww", [now - timedelta(minutes=10 * i) for i in range(1, 6 * 24 * 28)])  # every 10 minutes
+    quiet = [now - timedelta(days=12, hours=h) for h in range(0, 16 * 24, 3)]  # every 3 h, until 12 days ago
+    _history(db, "sim-iqilu", quiet)
+    d = Daemon(sim_config, db, sim.env(), tmp_path / "daemon.log")
+    d.start("--startup-spread", "0")
+    try:
+        wait_for(lambda: len(d.query("SELECT 1 FROM schedule_state WHERE interval_reason IS NOT NULL")) == 2, 90,
+                 "both sources crawled once")
+        assert d.stop() == 0
+    finally:
+        if d.proc.poll() is None:
+            d.proc.kill()
+    state = {row[0]: row[1:] for row in d.query(
+        "SELECT source, interval_seconds, interval_reason, last_run_at, next_run_at FROM schedule_state")}
+    busy_seconds, busy_reason, busy_last, busy_next = state["sim-dzwww"]
+    assert 15 * 60 <= busy_seconds < 0.8 * 3600 and "articles per base interval" in busy_reason
+    assert abs((datetime.fromisoformat(busy_next) - datetime.fromisoformat(busy_last)).total_seconds() - busy_seconds) < 5
+    quiet_seconds, quiet_reason, *_ = state["sim-iqilu"]
+    assert 3600 < quiet_seconds <= 4 * 3600, quiet_reason
+    assert f"sim-dzwww: polling every {busy_seconds / 60:.0f}m" in d.output()
+
+    # a restart starts from what was learned: the next poll is last run + the learned interval, not + 1h
+    d.start("--startup-spread", "0")
+    try:
+        wait_for(lambda: d.output().count("daemon started") == 2, 30, "the restart")
+        assert d.stop() == 0
+    finally:
+        if d.proc.poll() is None:
+            d.proc.kill()
+    first = re.findall(r"sim-dzwww: scheduled .*, first run (\S+)", d.output())[-1]
+    expected = datetime.fromisoformat(busy_last) + timedelta(seconds=busy_seconds)
+    assert abs((datetime.fromisoformat(first) - expected).total_seconds()) < 2, (first, expected)
+    status = subprocess.run([sys.executable, "-m", "crawler", "--config", str(sim_config), "--db", str(db), "status"],
+                            capture_output=True, text=True, encoding="utf-8", cwd=ROOT, timeout=60, check=True,
+                            env={**os.environ, **sim.env()}).stdout
+    assert f"interval: {busy_seconds / 60:.0f}m (" in status and "articles per base interval" in status

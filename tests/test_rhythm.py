@@ -54,3 +54,20 @@ def test_a_poll_in_a_quiet_hour_does_not_sleep_through_the_start_of_a_busy_one()
     before = NOW.replace(hour=8, minute=50) + timedelta(days=1)  # Thursday, ten minutes before the 9:00 start
     interval, why = rhythm.interval(EVERY, before)
     assert timedelta(minutes=10) < interval < EVERY * 1.5 and "busy again from 09:" in why  # not every × 4
+
+
+def test_the_rhythm_is_learned_from_publication_times_and_not_from_a_backlog() -> None:
+    from crawler.rhythm import publication_times
+
+    def iso(moment: datetime) -> str:
+        return moment.isoformat()
+
+    first_crawl = NOW - timedelta(days=10)
+    rows = [
+        (iso(first_crawl), "2025-03-01T00:00:00+08:00"),  # backlog: an old date
+        (iso(first_crawl + timedelta(seconds=30)), None),  # first crawl, undated
+        (iso(NOW - timedelta(hours=2)), iso(NOW - timedelta(hours=2, minutes=12))),  # a time of day: that time
+        (iso(NOW - timedelta(hours=1)), iso((NOW - timedelta(hours=1)).replace(hour=0, minute=0))),  # date only: seen
+        (iso(NOW - timedelta(minutes=5)), None),  # undated, after the first crawl: seen
+    ]
+    assert publication_times(rows) == [NOW - timedelta(hours=2, minutes=12), NOW - timedelta(hours=1), NOW - timedelta(minutes=5)]

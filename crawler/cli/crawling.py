@@ -100,13 +100,16 @@ def _not_backing_off(env: Env, chosen: list) -> list:
 @click.option("--crawl-timeout", default=900.0, show_default=True, type=click.FloatRange(1), help="Seconds before a crawl is killed.")
 @click.option("--grace", default=8.0, show_default=True, type=click.FloatRange(0),
               help="On SIGTERM/SIGINT running crawls are told to stop at once; seconds they get before they are killed.")
+@click.option("--startup-spread", default=30.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds over which the first polls of overdue sources are spread at start.")
 @click.option("--reload-every", default=5.0, show_default=True, type=click.FloatRange(0.5), help="Seconds between checks of the source files.")
 @click.option(
     "--http", "http", metavar="HOST:PORT", envvar="CRAWLER_HTTP", show_envvar=True,
     help="Serve /metrics (Prometheus) and /healthz here, e.g. 127.0.0.1:9410. Off by default.",
 )
 @click.pass_obj
-def run(env: Env, max_parallel: int, crawl_timeout: float, grace: float, reload_every: float, http: str | None) -> None:
+def run(env: Env, max_parallel: int, crawl_timeout: float, grace: float, startup_spread: float, reload_every: float,
+        http: str | None) -> None:
     """Run the daemon: poll every enabled source on its schedule until stopped.
 
     Each crawl runs as a child process (`crawler crawl SOURCE`) killed at
@@ -133,6 +136,7 @@ def run(env: Env, max_parallel: int, crawl_timeout: float, grace: float, reload_
         address = (host, int(port))
     options = DaemonOptions(
         max_parallel=max_parallel, crawl_timeout=crawl_timeout, grace=grace, reload_every=reload_every, http=address,
+        startup_spread=startup_spread,
         redis_url=env.redis_url,
     )
     sys.exit(Daemon(env.config, env.db, options).run())
@@ -170,6 +174,8 @@ def status(env: Env, as_json: bool) -> None:
                 "changed": run_row.get("articles_changed"),
                 "errors": run_row.get("errors"),
                 "next_run": state.get("next_run_at"),
+                "interval": _interval(item.source, state),
+                "interval_reason": _interval_reason(item.source, state),
                 "failures": state.get("failures") or 0,
                 "backoff_until": state.get("backoff_until"),
                 "last_error": state.get("last_error"),
@@ -186,11 +192,30 @@ def status(env: Env, as_json: bool) -> None:
             f"result={row['result'] or '-'} new={row['new'] or 0} changed={row['changed'] or 0} "
             f"next={row['next_run'] or '-'} failures={row['failures']} articles={row['articles']}"
         )
+        line += f"\n  interval: {row['interval']} ({row['interval_reason']})"
         if row["backoff_until"]:
             line += f" backoff-until={row['backoff_until']} ({row['last_error']})"
         click.echo(line)
         for condition, detail in row["health"].items():
             click.echo(f"  {condition}: {detail}")
+
+
+def _interval(source, state: dict) -> str:
+    if source.schedule.cron:
+        return f"cron '{source.schedule.cron}'"
+    seconds = state.get("interval_seconds") if source.schedule.adaptive else None
+    seconds = seconds or source.schedule.every.total_seconds()
+    return f"{seconds / 60:.0f}m" if seconds >= 60 else f"{seconds:.0f}s"
+
+
+def _interval_reason(source, state: dict) -> str:
+    if source.schedule.cron:
+        return "fixed: cron schedule"
+    if not source.schedule.adaptive:
+        return "fixed: schedule.adaptive is false"
+    if state.get("interval_reason"):
+        return state["interval_reason"]
+    return "base interval: not crawled yet"
 
 
 # -- simulator and demo ----------------------------------------------------------------------------------

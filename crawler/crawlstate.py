@@ -9,7 +9,7 @@ implementations: :class:`SqliteState` here for a crawl in one process, and
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -59,16 +59,7 @@ class SqliteState:
 
     def due_revisits(self, source: Any, now: datetime | None = None) -> list[str]:
         """The URLs of the source's stored articles due for a revisit (crawler/revisit.py)."""
-        rule = source.request.revisit
-        if rule is False:
-            return []
-        now = now or datetime.now(timezone.utc)
-        since = (now - rule.window).isoformat(timespec="seconds")
-        return [
-            url for url, first_seen, last_fetched, published in self._store.recent_articles(source.name, since)
-            if revisit.due(_time(first_seen), _time(last_fetched) if last_fetched else None,
-                           _time(published) if published else None, now, rule.after, rule.window)
-        ]
+        return revisit.due_urls(self._store, source, now)
 
     def touch_article(self, url: str) -> None:
         self._store.touch_article(url)
@@ -82,8 +73,3 @@ class SqliteState:
 
     def close(self) -> None:
         self._store.close()
-
-
-def _time(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

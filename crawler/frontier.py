@@ -250,11 +250,15 @@ class Frontier:
         return {int(run): json.loads(info) for run, info in self.redis.hgetall(RUNS).items()}
 
     def open_run(self, run: int, source_name: str, source_json: str, requests: list[tuple[str, bytes]]) -> None:
-        """Publish the source and record the run with its first requests (queued by the caller)."""
+        """Publish the source and record the run with its first requests (queued by the caller): its
+        list requests and the revisits that are due."""
         pipe = self.redis.pipeline()
         pipe.hset(SOURCES, source_name, source_json)
         pipe.hset(RUNS, str(run), json.dumps({"source": source_name, "started": time.time()}))
         pipe.hset(inflight_key(run), mapping=dict(requests))
+        articles = [field for field, _ in requests if field.startswith("a:")]  # revisits: not asked again in the run
+        if articles:
+            pipe.sadd(run_key(run, "seen"), *articles)
         pipe.execute()
 
     def close_run(self, run: int) -> None:

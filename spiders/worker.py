@@ -30,6 +30,7 @@ from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
+from crawler import revisit
 from crawler.frontier import QUEUE, Frontier, encode_signature, worker_key
 from crawler.models import FetchedPage
 from crawler.normalize import url_key
@@ -76,7 +77,7 @@ class RedisState:
         return self.frontier.fresh(urls)
 
     def due_revisits(self, source: Any, now: datetime | None = None) -> list[str]:
-        """Not on Redis yet: the workers' mirror knows when a URL was fetched, not when it was first seen."""
+        """None from a worker: the daemon queues a poll's due revisits with its list requests (open_poll)."""
         return []
 
     def touch_article(self, url: str) -> None:
@@ -302,6 +303,11 @@ def open_poll(frontier: Frontier, store: Any, source: Source, config_file: str) 
     run, progress = store.begin_crawl(source.name, source.title, config_file, urls)
     context = RunContext(source, store, run)  # the first pages' validators come from SQLite
     requests = [spider._list_request(context, url, 1, url, resume=not progress.get(url)) for url in urls]
+    due = revisit.due_urls(store, source)  # the mirror knows when a URL was fetched, SQLite when first seen
+    if due:
+        log.info("%s: revisiting %d stored article(s) to see edits (request.revisit)", source.name, len(due))
+    requests += [spider._request(context, url, spider.parse_article, store.article_validator(url),
+                                 {"list_url": None, "kind": "article", "link": url, "revisit": True}) for url in due]
     try:
         frontier.open_run(run, source.name, source.model_dump_json(), [(r.meta["field"], spider.serialize(r)) for r in requests])
         queue = PriorityQueue(frontier.redis, spider, QUEUE)

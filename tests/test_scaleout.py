@@ -11,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -186,11 +187,18 @@ def test_daemon_on_redis_queues_polls_and_stores_what_the_workers_find(
         wait_for(lambda: daemon.query(ok_runs)[0][0] >= 6, 30, "second polls of every source")
         article = sim.publish("dzwww", title="分布式抓取新文章")
         wait_for(lambda: daemon.count("title = ?", (article.title,)) == 1, 30, "the new article")
+        # revisits on Redis too: an edit its list page does not show is seen once the article is due
+        sim.edit("dzwww", article.id, paragraphs=[*article.paragraphs, "新增一段：分布式抓取也能发现修改。"])
+        then = (datetime.now(timezone.utc) - timedelta(hours=1, minutes=2)).isoformat(timespec="seconds")
+        with sqlite3.connect(daemon.db, timeout=10) as conn:
+            conn.execute("UPDATE articles SET first_seen = ?, last_fetched = ? WHERE title = ?", (then, then, article.title))
+        wait_for(lambda: daemon.count("title = ? AND version = 2", (article.title,)) == 1, 30, "the edit, at a revisit")
         assert daemon.stop() == 0
     finally:
         pool.stop()
     log = daemon.output()
     assert "poll queued for the workers" in log and "Traceback" not in log, log[-3000:]
+    assert "sim-dzwww: revisiting 1 stored article(s)" in log
     states = daemon.query("SELECT source, last_status, failures FROM schedule_state ORDER BY source")
     assert states == [("sim-credit", "ok", 0), ("sim-dzwww", "ok", 0), ("sim-iqilu", "ok", 0)]
     assert daemon.count() == 37

@@ -16,4 +16,5 @@ from storage.fts import index_text
 def analyse(html: str, url: str, cleanup: Cleanup) -> tuple[Article, Fingerprint, tuple[str, str]]:
     """The article, its identity, and its title and body as segmented for search (storage/fts.py)."""
     article = extract(html, url, cleanup)
-    return article, fingerprint(article.title, article.body), (index_text(article.title), index_text(article.body))
+    searched = "\n".join([article.body, *(article.notice.lines() if article.notice else [])])  # 发文字号 etc. findable
+    return article, fingerprint(article.title, article.body), (index_text(article.title), index_text(searched))

@@ -23,6 +23,7 @@ from crawler.dates import parse_chinese_datetime
 from crawler.errors import ExtractionError
 from crawler.families import container_lines, meta_values
 from crawler.models import Article
+from crawler.notice import read as read_notice
 from crawler.sources import Cleanup
 
 __all__ = ["extract", "MIN_BODY_CHARS", "strip_site_suffix", "unavailable_reason"]
@@ -72,6 +73,7 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
     spam_rules = spam.patterns(cleanup.spam_patterns)
     on_page = spam.phrases(tree.text_content(), spam_rules)  # before pruning: hidden text and scripts count
     _prune(tree, cleanup.drop_selectors)
+    notice = read_notice(tree)
     _unwrap_layout_tables(tree)
     extra_patterns = [re.compile(p) for p in cleanup.drop_patterns]
     page_lines = _text_lines(tree)
@@ -96,6 +98,8 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
 
     header, after = _split_header(page_lines, body_lines)
     published_at, date_origin = metadata.published(tree, url, header, after)
+    if notice and notice.published and (published_at is None or published_at.date() != notice.published.date()):
+        published_at, date_origin = notice.published, "notice"  # its 发布日期, never the 成文日期
     column = meta_values(tree, ["ColumnName"])
     return Article(
         url=url,
@@ -109,6 +113,7 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
         column=column[0] if column else None,
         flags=[spam.FLAG] if injected else [],
         chrome_spam=[] if injected else on_page,
+        notice=notice,
     )
 
 

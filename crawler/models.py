@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from crawler.notice import Notice
+
 
 @dataclass
 class FetchedPage:
@@ -37,6 +39,12 @@ class Article:
     column: str | None = None  # the portal's column (CMS meta ColumnName), when the page names it
     flags: list[str] = field(default_factory=list)
     chrome_spam: list[str] = field(default_factory=list)  # spam phrases only outside the article (footer, side column)
+    notice: Notice | None = None  # the 信息公开 header of a government notice (crawler/notice.py)
+
+    @property
+    def written_at(self) -> datetime | None:
+        """The date the document was written (成文日期), not its publish date."""
+        return self.notice.written if self.notice else None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -49,5 +57,7 @@ class Article:
             "source_name": self.source_name,
             "column": self.column,
             "flags": list(self.flags),
+            "written_at": self.written_at.date().isoformat() if self.written_at else None,
+            "notice": self.notice.as_dict() if self.notice else None,
             "body": self.body,
         }

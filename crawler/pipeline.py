@@ -13,6 +13,7 @@ as done only once its transaction committed. One writer per crawl process.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -46,6 +47,8 @@ def article_record(article: Article, page: FetchedPage, role: str = "primary") -
         "etag": page.etag,
         "last_modified": page.last_modified,
         "source_role": role,
+        "written_at": article.written_at.date().isoformat() if article.written_at else None,
+        "notice": json.dumps(article.notice.as_dict(), ensure_ascii=False) if article.notice else None,
     }
 
 

@@ -18,10 +18,17 @@ from urllib.parse import urlsplit
 from apscheduler.triggers.cron import CronTrigger
 from lxml import etree
 from parsel.csstranslator import HTMLTranslator
-from pydantic_core import PydanticCustomError
 from pydantic import (
-    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator,
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from crawler.configfile import read_mapping, validate
 from crawler.errors import ConfigError, ConfigProblem

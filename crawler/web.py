@@ -62,6 +62,8 @@ def metadata(db_name: str) -> dict[str, Any]:
                             "body": "Article text as served (paragraphs)",
                             "published_at": "Publish time, Asia/Shanghai",
                             "source_name": "Original source (来源), not the portal",
+                            "written_at": "A government notice's 成文日期 (date written), not its publish date",
+                            "notice": "A government notice's 信息公开 header: 索引号, 发布机构, 发文字号, 成文日期, 发布日期, 主题分类, 有效性",
                             "first_seen": "When the crawler first stored it (UTC)",
                             "duplicate_of": "Same article as this one (stored first)",
                             "flags": "Quality flags, e.g. spam_injection",

@@ -5,6 +5,6 @@ method per operation the rest of the product needs. Tables are documented in
 `docs/storage.md`.
 """
 
-from storage.db import SCHEMA_VERSION, Store, StorageError, StorageFull
+from storage.db import SCHEMA_VERSION, StorageError, StorageFull, Store
 
 __all__ = ["SCHEMA_VERSION", "Store", "StorageError", "StorageFull"]

@@ -23,7 +23,7 @@ MAX_CANDIDATES = 64  # near-duplicate candidates read per article (the matcher c
 
 ARTICLE_FIELDS = (
     "url", "url_key", "canonical_url", "title", "body", "published_at", "author", "source_name", "content_hash",
-    "encoding", "etag", "last_modified", "column_name", "source_role",
+    "encoding", "etag", "last_modified", "column_name", "source_role", "written_at", "notice",
 )
 
 
@@ -469,4 +469,6 @@ class ArticleQueries:
     def _decode(row: dict[str, Any]) -> dict[str, Any]:
         row = dict(row)
         row["flags"] = json.loads(row["flags"]) if row.get("flags") else []
+        if "notice" in row:
+            row["notice"] = json.loads(row["notice"]) if row["notice"] else None
         return row

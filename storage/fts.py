@@ -13,8 +13,9 @@ title and body in a table of its own (``articles_fts``, rowid = article id):
   prefix of some token;
 * other text (Latin words, numbers) is left to ``unicode61``.
 
-A query term becomes the phrase of its bigrams; terms separated by spaces must all
-match. This is substring search (like ``LIKE '%…%'``), with an index: "商环"
+A query term becomes the phrase of its tokens as the index cuts them (a CJK run that
+ends inside the term, as in "枣发改信用〔2026〕4号", ends with its last character alone,
+as in the index); terms separated by spaces must all match. This is substring search (like ``LIKE '%…%'``), with an index: "商环"
 finds "营商环境". docs/storage.md says why bigrams rather than a dictionary
 segmenter (jieba): no dictionary to ship or tune, and no word the dictionary
 splits differently from the query is ever missed.
@@ -68,7 +69,10 @@ def _term_tokens(term: str) -> list[str]:
     for match in _CJK_RUN.finditer(term):
         tokens.extend(_WORD.findall(term[position : match.start()]))
         run = match.group()
-        tokens.extend(_bigrams(run) or [run])
+        run_tokens = _bigrams(run)
+        if not run_tokens or _WORD.search(term[match.end():]):  # the run ends inside the term (枣发改信用〔2026〕):
+            run_tokens.append(run[-1])  # the index has its last character alone there too
+        tokens.extend(run_tokens)
         position = match.end()
     tokens.extend(_WORD.findall(term[position:]))
     return tokens
@@ -86,8 +90,8 @@ def match_query(query: str) -> str | None:
         if not tokens:
             continue
         phrase = '"' + " ".join(t.replace('"', '""') for t in tokens) + '"'
-        if len(tokens) == 1 and _CJK_RUN.fullmatch(tokens[0]) and len(tokens[0]) == 1:
-            phrase += "*"
+        if _CJK_RUN.fullmatch(tokens[-1]) and len(tokens[-1]) == 1 and _CJK_RUN.search(term[-1]):
+            phrase += "*"  # a term ending in a single Chinese character ("2026年"): any token starting with it
         phrases.append(phrase)
     return " AND ".join(phrases) or None
 

@@ -230,6 +230,17 @@ def _m009_adaptive_interval(db: sqlite_utils.Database) -> None:
         table.add_column("interval_reason", str)
 
 
+def _m010_notices(db: sqlite_utils.Database) -> None:
+    """Government notices (crawler/notice.py): the 信息公开 header as JSON, and the date the document
+    was written (成文日期; ``published_at`` stays the publish date)."""
+    articles = db.table("articles")
+    columns = articles.columns_dict
+    if "written_at" not in columns:
+        articles.add_column("written_at", str)
+    if "notice" not in columns:
+        articles.add_column("notice", str)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_schedule_state", _m002_schedule_state),
@@ -240,4 +251,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("007_column", _m007_column),
     ("008_stories", _m008_stories),
     ("009_adaptive_interval", _m009_adaptive_interval),
+    ("010_notices", _m010_notices),
 ]

@@ -9,7 +9,6 @@ from typing import Any
 from storage.clock import utcnow
 
 
-
 class RunQueries:
     """Mixed into :class:`storage.Store`; relies on its ``db`` and ``write``."""
 

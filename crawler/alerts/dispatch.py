@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -11,8 +12,6 @@ from typing import Any
 
 from crawler.alerts.channels import Result, make_channel
 from crawler.alerts.config import AlertsConfig
-import json
-
 from crawler.alerts.render import article_view, environment, render, render_ops
 from storage import Store
 
@@ -26,7 +25,7 @@ def payload(rows: list[dict[str, Any]], subscription: str) -> dict[str, Any]:
         view = article_view(row)
         articles.append({k: view[k] for k in (
             "event", "id", "version", "url", "title", "published_at", "source", "source_title", "source_name",
-            "author", "excerpt", "diff",
+            "author", "excerpt", "diff", "notice", "written_at",
         )})
     kind = f"article.{rows[0]['event']}" if len(rows) == 1 else "article.digest"
     return {

@@ -8,6 +8,7 @@ everything taken from the page is HTML-escaped), ``chat.md.j2`` (Markdown for ch
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from html import escape
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
+
+from crawler.notice import Notice
 
 EXCERPT_CHARS = 160
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|>~<])")
@@ -48,6 +51,9 @@ def environment(override_dir: Path | None = None) -> Environment:
 
 def article_view(row: dict[str, Any]) -> dict[str, Any]:
     body = row.get("body") or ""
+    notice = row.get("notice")
+    if isinstance(notice, str):
+        notice = json.loads(notice)
     first = body.replace("\n", " ")
     return {
         "id": row["article_id"],
@@ -63,6 +69,9 @@ def article_view(row: dict[str, Any]) -> dict[str, Any]:
         "date": (row.get("published_at") or "")[:16].replace("T", " "),
         "excerpt": first[:EXCERPT_CHARS] + ("…" if len(first) > EXCERPT_CHARS else ""),
         "diff": row.get("diff"),
+        "notice": notice,  # the 信息公开 header of a government notice (crawler/notice.py), or None
+        "written_at": row.get("written_at"),
+        "notice_line": "  ".join(Notice.from_dict(notice).lines()) if notice else "",
     }
 
 

@@ -14,6 +14,7 @@ from dateutil import parser as date_parser
 
 from crawler.cli import Env, _store, cli
 from crawler.dates import SHANGHAI
+from crawler.notice import Notice
 
 
 class Since(click.ParamType):
@@ -112,7 +113,7 @@ def items_search(
 
 EXPORT_FIELDS = (
     "id", "source", "url", "canonical_url", "title", "published_at", "author", "source_name", "column_name",
-    "first_seen", "last_seen", "version", "duplicate_of", "flags", "content_hash", "body",
+    "written_at", "notice", "first_seen", "last_seen", "version", "duplicate_of", "flags", "content_hash", "body",
 )
 
 
@@ -141,7 +142,9 @@ def items_export(env: Env, fmt: str, source: str | None, since: str | None, orig
         with Reporter("exporting articles", total) as progress:
             for row in store.iter_articles(source=source, since=since, duplicates=not originals):
                 if writer is not None:
-                    writer.writerow({**row, "flags": ",".join(row["flags"])})
+                    notice = row.get("notice")
+                    writer.writerow({**row, "flags": ",".join(row["flags"]),
+                                     "notice": json.dumps(notice, ensure_ascii=False) if notice else None})
                 else:
                     output.write(json.dumps({k: row.get(k) for k in EXPORT_FIELDS}, ensure_ascii=False) + "\n")
                 progress.advance()
@@ -173,6 +176,9 @@ def items_show(env: Env, item_id: int, as_json: bool) -> None:
         click.echo(f"{key + ':':<15}{row[key] if row[key] is not None else '-'}")
     if row["flags"]:
         click.echo(f"{'flags:':<15}{', '.join(row['flags'])}")
+    if row.get("notice"):  # a government notice's 信息公开 header
+        for line in Notice.from_dict(row["notice"]).lines():
+            click.echo(line)
     for alias in row["aliases"]:
         click.echo(f"{'alias:':<15}{alias}")
     for copy in row["copies"]:

@@ -48,7 +48,7 @@ def ingest(env: Env, until_idle: bool, crawl_timeout: float) -> None:
     Only one ingester runs at a time (a lock in Redis).
     """
     from crawler.frontier import STREAM, Frontier
-    from crawler.ingest import IngestLocked, Ingester
+    from crawler.ingest import Ingester, IngestLocked
     from crawler.runner import configure_logging
 
     configure_logging(env.verbose)
@@ -91,7 +91,7 @@ def _stop_on_signals():
 def crawl_on_redis(env: Env, chosen: list, timeout: float) -> list[int]:
     """`crawler crawl` with Redis: queue one poll per source (or wait for the one open), ingest until done."""
     from crawler.frontier import Frontier, worker_key
-    from crawler.ingest import IngestLocked, Ingester
+    from crawler.ingest import Ingester, IngestLocked
     from crawler.runner import configure_logging
     from spiders.worker import open_poll
     from storage import Store

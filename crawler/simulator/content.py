@@ -30,6 +30,7 @@ class SimArticle:
     spam_where: str = "text"  # "footer": the phrase is only in the page's footer, the article itself is clean
     headings: set[int] = field(default_factory=set)  # indexes of paragraphs that are section headings
     seed: str | None = None
+    notice: dict[str, str] | None = None  # a government notice's 信息公开 header (the credit portal), see notice_of
 
     @property
     def body(self) -> str:
@@ -186,6 +187,23 @@ def generated_article(portal: str, number: int, published: datetime) -> SimArtic
     )
 
 
+NOTICE_EVERY = 4  # every fourth generated article of the credit portal is a notice
+
+
+def notice_of(number: int, published: datetime) -> dict[str, str]:
+    """The 信息公开 header of generated notice ``number``: written the day before it is published."""
+    year = published.year
+    return {
+        "index_no": f"11370400MB28{number:06d}/{year}-{number:05d}",
+        "issuer": "枣庄市发展和改革委员会",
+        "doc_no": f"枣发改信用〔{year}〕{number}号",
+        "written": (published - timedelta(days=1)).strftime("%Y-%m-%d"),
+        "published": published.strftime("%Y-%m-%d"),
+        "topic": "信用信息;公示公告",
+        "validity": "有效",
+    }
+
+
 def generated_articles(portal: str, count: int, start: datetime, first_id: int) -> list[SimArticle]:
     """``count`` articles, newest first, one every ~7 hours back from ``start``."""
     articles = []
@@ -193,5 +211,7 @@ def generated_articles(portal: str, count: int, start: datetime, first_id: int) 
         when = start - timedelta(hours=7 * n, minutes=13 * n % 60)
         article = generated_article(portal, n + 1, when.replace(microsecond=0))
         article.id = first_id + n
+        if portal == "credit" and (n + 1) % NOTICE_EVERY == 0:
+            article.notice = notice_of(n + 1, article.published)
         articles.append(article)
     return articles

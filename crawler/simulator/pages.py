@@ -174,10 +174,25 @@ def credit_dataproxy(items: list[SimArticle], total: int, per_page: int) -> str:
 _INDENT = ' style="text-indent:2em"'
 
 
+def _credit_notice(a: SimArticle) -> str:
+    """A Hanweb 信息公开 table (as on zj-jyt's xxgk pages, shared/realpages/hanweb), above the article."""
+    if not a.notice:
+        return ""
+    n = {k: escape(v) for k, v in a.notice.items()}
+    return (
+        "<table border='1' width='1000px' align=\"center\" cellpadding=\"0\" cellspacing=\"0\" class=\"xxgk\">\n"
+        f"<tr><td>索引号: {n['index_no']}</td><td>文件编号: {n['doc_no']}</td><td>发布机构: {n['issuer']}</td></tr>\n"
+        f"<tr><td>生成日期: {n['written']}</td><td>主题分类: {n['topic']}</td><td>公开方式: 主动公开</td></tr>\n"
+        f"<tr><td>有效性: {n['validity']}</td><td>发布日期: {n['published']}</td><td></td></tr>\n"
+        "</table>\n"
+    )
+
+
 def credit_article(a: SimArticle, today: date, visits: int) -> str:
     body = (
         f"{_credit_chrome_top(today)}\n"
         '<div class="position">当前位置：<a href="/">首页</a> &gt; <a href="/col/col2345/index.html">信用动态</a></div>\n'
+        f"{_credit_notice(a)}"
         '<table class="main" width="100%">\n'
         f'<tr><td class="title" align="center">{escape(a.title)}</td></tr>\n'
         f'<tr><td class="info" align="center">访问次数 : <span id="visits">{visits}</span> '

@@ -18,7 +18,7 @@ import trafilatura
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from crawler import boilerplate, metadata, spam
+from crawler import boilerplate, metadata, spam, tables
 from crawler.dates import parse_chinese_datetime
 from crawler.errors import ExtractionError
 from crawler.families import container_lines, meta_values
@@ -114,6 +114,7 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
         flags=[spam.FLAG] if injected else [],
         chrome_spam=[] if injected else on_page,
         notice=notice,
+        tables=tables.read(tree, body_lines),
     )
 
 
@@ -158,7 +159,9 @@ def _unwrap_layout_tables(tree: lxml.html.HtmlElement) -> None:
     for table in list(tree.iter("table")):
         if not table.xpath(".//td//p | .//td//div | .//th//p"):
             continue
-        for el in [table, *table.iter("tbody", "thead", "tfoot", "tr", "td", "th")]:
+        own = [el for el in table.iter("tbody", "thead", "tfoot", "tr", "td", "th")
+               if next(el.iterancestors("table"), None) is table]  # a data table inside a cell stays a table
+        for el in [table, *own]:
             el.tag = "div"
 
 

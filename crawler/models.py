@@ -40,6 +40,7 @@ class Article:
     flags: list[str] = field(default_factory=list)
     chrome_spam: list[str] = field(default_factory=list)  # spam phrases only outside the article (footer, side column)
     notice: Notice | None = None  # the 信息公开 header of a government notice (crawler/notice.py)
+    tables: list[list[list[str]]] = field(default_factory=list)  # the body's data tables: rows of cells (crawler/tables.py)
 
     @property
     def written_at(self) -> datetime | None:
@@ -59,5 +60,6 @@ class Article:
             "flags": list(self.flags),
             "written_at": self.written_at.date().isoformat() if self.written_at else None,
             "notice": self.notice.as_dict() if self.notice else None,
+            "tables": self.tables,
             "body": self.body,
         }

@@ -49,6 +49,7 @@ def article_record(article: Article, page: FetchedPage, role: str = "primary") -
         "source_role": role,
         "written_at": article.written_at.date().isoformat() if article.written_at else None,
         "notice": json.dumps(article.notice.as_dict(), ensure_ascii=False) if article.notice else None,
+        "tables": json.dumps(article.tables, ensure_ascii=False) if article.tables else None,
     }
 
 

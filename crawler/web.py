@@ -19,6 +19,7 @@ WAL lets the daemon write while pages are read.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ def metadata(db_name: str) -> dict[str, Any]:
                             "published_at": "Publish time, Asia/Shanghai",
                             "source_name": "Original source (来源), not the portal",
                             "written_at": "A government notice's 成文日期 (date written), not its publish date",
+                            "tables": "The data tables of the body, row by row",
                             "notice": "A government notice's 信息公开 header: 索引号, 发布机构, 发文字号, 成文日期, 发布日期, 主题分类, 有效性",
                             "first_seen": "When the crawler first stored it (UTC)",
                             "duplicate_of": "Same article as this one (stored first)",
@@ -136,12 +138,44 @@ def _paragraphs(text: str) -> markupsafe.Markup:
     return markupsafe.Markup('<div class="article-body">{}</div>').format(markupsafe.Markup(parts))
 
 
+def _tables(value: str) -> markupsafe.Markup | None:
+    """An article's body tables (JSON rows of cells) as HTML tables."""
+    try:
+        tables = json.loads(value)
+    except ValueError:
+        return None
+    html = markupsafe.Markup("")
+    for rows in tables:
+        body = markupsafe.Markup("").join(
+            markupsafe.Markup("<tr>{}</tr>").format(markupsafe.Markup("").join(markupsafe.Markup("<td>{}</td>").format(c) for c in row))
+            for row in rows)
+        html += markupsafe.Markup('<table class="body-table">{}</table>').format(body)
+    return html
+
+
+def _notice(value: str) -> markupsafe.Markup | None:
+    """A notice's 信息公开 header as a definition table."""
+    from crawler.notice import Notice
+
+    try:
+        lines = Notice.from_dict(json.loads(value)).lines()
+    except (ValueError, TypeError):
+        return None
+    rows = markupsafe.Markup("").join(
+        markupsafe.Markup("<tr><th>{}</th><td>{}</td></tr>").format(*line.split("：", 1)) for line in lines)
+    return markupsafe.Markup('<table class="notice">{}</table>').format(rows)
+
+
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
     if not isinstance(value, str):
         return None
     if column == "body" and table in ("articles", "article_versions"):
         return _paragraphs(value)
+    if column == "tables" and table == "articles":
+        return _tables(value)
+    if column == "notice" and table == "articles":
+        return _notice(value)
     if column == "diff":
         return markupsafe.Markup('<pre class="diff">{}</pre>').format(value)
     if column == "title" and table is None and "id" in row.keys():  # canned query results
@@ -156,6 +190,8 @@ _CSS = """
 .article-meta { color: #555; }
 .row.table-articles .rows-and-columns .col-body { display: none; }
 pre.diff { white-space: pre-wrap; max-width: 60em; }
+table.body-table, table.notice { border-collapse: collapse; margin: 0 0 0.8em 0; }
+table.body-table td, table.notice th, table.notice td { border: 1px solid #ccc; padding: 2px 6px; }
 """
 _CSS_LISTS = ".rows-and-columns .article-body { max-height: 5.2em; overflow: hidden; }"
 

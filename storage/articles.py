@@ -23,7 +23,7 @@ MAX_CANDIDATES = 64  # near-duplicate candidates read per article (the matcher c
 
 ARTICLE_FIELDS = (
     "url", "url_key", "canonical_url", "title", "body", "published_at", "author", "source_name", "content_hash",
-    "encoding", "etag", "last_modified", "column_name", "source_role", "written_at", "notice",
+    "encoding", "etag", "last_modified", "column_name", "source_role", "written_at", "notice", "tables",
 )
 
 
@@ -469,6 +469,7 @@ class ArticleQueries:
     def _decode(row: dict[str, Any]) -> dict[str, Any]:
         row = dict(row)
         row["flags"] = json.loads(row["flags"]) if row.get("flags") else []
-        if "notice" in row:
-            row["notice"] = json.loads(row["notice"]) if row["notice"] else None
+        for key in ("notice", "tables"):
+            if key in row:
+                row[key] = json.loads(row[key]) if row[key] else None
         return row

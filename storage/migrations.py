@@ -241,6 +241,12 @@ def _m010_notices(db: sqlite_utils.Database) -> None:
         articles.add_column("notice", str)
 
 
+def _m011_tables(db: sqlite_utils.Database) -> None:
+    """The data tables of an article's body as JSON rows of cells (crawler/tables.py)."""
+    if "tables" not in db.table("articles").columns_dict:
+        db.table("articles").add_column("tables", str)
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_schedule_state", _m002_schedule_state),
@@ -252,4 +258,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("008_stories", _m008_stories),
     ("009_adaptive_interval", _m009_adaptive_interval),
     ("010_notices", _m010_notices),
+    ("011_tables", _m011_tables),
 ]

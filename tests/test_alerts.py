@@ -6,17 +6,16 @@ import base64
 import hashlib
 import hmac
 import json
+import signal
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import opencc
 import pytest
-
-import signal
-from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 from crawler.alerts.config import AlertsConfig, Keywords
 from crawler.alerts.rules import keywords_match, make_router

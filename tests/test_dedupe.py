@@ -12,7 +12,8 @@ import pytest
 from crawler.dedupe import NearDuplicateRule, content_hash, fingerprint, fold, make_matcher
 from crawler.normalize import canonical_url, url_key
 from crawler.simulator import Simulator
-from tests.conftest import Cli, fold as fold_lines
+from tests.conftest import Cli
+from tests.conftest import fold as fold_lines
 
 PAIRS = Path(__file__).parent / "data" / "neardup_pairs.jsonl"
 

@@ -97,3 +97,28 @@ def test_the_credit_portals_notices_are_stored_shown_searched_and_alerted(sim, c
     assert data["notice"]["doc_no"] == target.notice["doc_no"] and data["written_at"] == target.notice["written"]
     message = render(environment(None), batches[0], "all")
     assert f"发文字号：{target.notice['doc_no']}" in message.text and "成文日期" in message.html
+
+
+def test_a_body_table_is_kept_as_rows_and_cells_and_its_text_is_searched(sim, cli) -> None:
+    cli("crawl", "sim-credit")
+    notice = next(a for a in sim.articles("credit") if a.table)
+    (article_id, raw, body), = cli.query("SELECT id, tables, body FROM articles WHERE url = ?",
+                                        (sim.article_url("credit", notice),))
+    assert json.loads(raw) == [notice.table]
+    assert " | ".join(notice.table[1]) in body.split("\n")  # one line per row, cells separated
+    company = notice.table[1][1]
+    found = json.loads(cli("items", "search", company, "--json").stdout)
+    assert article_id in [row["id"] for row in found]
+    assert cli.query("SELECT COUNT(*) FROM articles WHERE tables IS NOT NULL") == [
+        (sum(1 for a in sim.articles("credit") if a.table),)]
+
+
+def test_the_web_view_renders_tables_and_the_notice_header() -> None:
+    from crawler.web import render_cell
+
+    cells = render_cell({}, json.dumps([[["序号", "企业名称"], ["1", "<b>鑫源</b>"]]], ensure_ascii=False),
+                        "tables", "articles", "crawler", None)
+    assert "<td>企业名称</td>" in cells and "&lt;b&gt;鑫源&lt;/b&gt;" in cells
+    header = render_cell({}, json.dumps({"doc_no": "枣发改信用〔2026〕4号", "written": "2026-11-18"}, ensure_ascii=False),
+                         "notice", "articles", "crawler", None)
+    assert "<th>发文字号</th><td>枣发改信用〔2026〕4号</td>" in header and "<th>成文日期</th>" in header

@@ -113,7 +113,7 @@ def items_search(
 
 EXPORT_FIELDS = (
     "id", "source", "url", "canonical_url", "title", "published_at", "author", "source_name", "column_name",
-    "written_at", "notice", "first_seen", "last_seen", "version", "duplicate_of", "flags", "content_hash", "body",
+    "written_at", "notice", "tables", "first_seen", "last_seen", "version", "duplicate_of", "flags", "content_hash", "body",
 )
 
 
@@ -144,7 +144,8 @@ def items_export(env: Env, fmt: str, source: str | None, since: str | None, orig
                 if writer is not None:
                     notice = row.get("notice")
                     writer.writerow({**row, "flags": ",".join(row["flags"]),
-                                     "notice": json.dumps(notice, ensure_ascii=False) if notice else None})
+                                     "notice": json.dumps(notice, ensure_ascii=False) if notice else None,
+                                     "tables": json.dumps(row["tables"], ensure_ascii=False) if row.get("tables") else None})
                 else:
                     output.write(json.dumps({k: row.get(k) for k in EXPORT_FIELDS}, ensure_ascii=False) + "\n")
                 progress.advance()

@@ -31,10 +31,12 @@ class SimArticle:
     headings: set[int] = field(default_factory=set)  # indexes of paragraphs that are section headings
     seed: str | None = None
     notice: dict[str, str] | None = None  # a government notice's 信息公开 header (the credit portal), see notice_of
+    table: list[list[str]] | None = None  # a data table after the paragraphs (a notice's list of names)
 
     @property
     def body(self) -> str:
-        return "\n".join(self.paragraphs)
+        """The text, as extraction should give it: a table one line per row, cells joined with " | "."""
+        return "\n".join([*self.paragraphs, *(" | ".join(row) for row in self.table or [])])
 
     def edited(self, paragraphs: list[str] | None = None, title: str | None = None) -> SimArticle:
         return replace(
@@ -204,6 +206,17 @@ def notice_of(number: int, published: datetime) -> dict[str, str]:
     }
 
 
+def table_of(number: int) -> list[list[str]]:
+    """The list of names of generated notice ``number`` (红名单: enterprises with their credit codes)."""
+    rng = random.Random(f"table-{number}")
+    rows = [["序号", "企业名称", "统一社会信用代码", "认定部门"]]
+    for i in range(1, rng.randint(3, 6) + 1):
+        name = f"{rng.choice(_PLACES)}{rng.choice(['鑫源', '华泰', '恒信', '永安', '德润', '中兴'])}{rng.choice(['商贸', '建材', '机械', '食品'])}有限公司"
+        code = "91370400" + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(10))
+        rows.append([str(i), name, code, "枣庄市发展和改革委员会"])
+    return rows
+
+
 def generated_articles(portal: str, count: int, start: datetime, first_id: int) -> list[SimArticle]:
     """``count`` articles, newest first, one every ~7 hours back from ``start``."""
     articles = []
@@ -213,5 +226,6 @@ def generated_articles(portal: str, count: int, start: datetime, first_id: int) 
         article.id = first_id + n
         if portal == "credit" and (n + 1) % NOTICE_EVERY == 0:
             article.notice = notice_of(n + 1, article.published)
+            article.table = table_of(n + 1)
         articles.append(article)
     return articles

@@ -83,6 +83,9 @@ def _paragraphs(a: SimArticle, style: str = "") -> str:
             out.append(f'<p style="text-align:center"><strong>{escape(text)}</strong></p>')
         else:
             out.append(f"<p{style}>{escape(text)}</p>")
+    if a.table:
+        rows = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>\n" for row in a.table)
+        out.append(f'<table border="1" cellspacing="0" class="list">\n<tbody>\n{rows}</tbody>\n</table>')
     return "\n".join(out)
 
 

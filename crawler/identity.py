@@ -6,9 +6,11 @@ the :class:`storage.articles.Plan` it returns, in the same transaction.
 
 In order:
 
-1. the URL (or its URL key) is stored: the same text is ``unchanged``; other text is a new
-   version (``changed``, with a diff), which is also a copy when the edit made it the text of
-   another original;
+1. the URL (or its URL key) is stored: the same text and the same attachments are
+   ``unchanged``; other text, or an attachment added, removed or replaced (by content hash), is
+   a new version (``changed``, with a diff that names the file), which is also a copy when the
+   edit made it the text of another original; an attachment that could not be fetched this time
+   keeps what was stored of it;
 2. the page's canonical URL is stored: an alias of that article;
 3. an original with the same text exists: from the same source an alias (a print view, a
    second URL), from another source a ``duplicate`` (its own row, pointing at the original);
@@ -23,9 +25,11 @@ the web view show it, and later copies are compared with it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import NamedTuple
 
+from crawler import attachments
 from crawler.dedupe import Fingerprint, make_matcher, unified_diff
 from storage.articles import Copy, Known, Lookups, Plan
 
@@ -35,17 +39,28 @@ __all__ = ["Rank", "decide", "decider"]
 def decide(
     known: Known, lookups: Lookups, *, source: str, url: str, title: str, body: str, identity: Fingerprint,
     matcher: Callable | None = None, differ: Callable[[str, str], str] | None = None, rank: Rank | None = None,
+    files: str | None = None,
 ) -> Plan:
-    """``rank``: how the page ranks as a copy (its flags, its source's role, its publication date)."""
+    """``rank``: how the page ranks as a copy (its flags, its source's role, its publication date);
+    ``files``: the page's attachment manifest (JSON, crawler/attachments.py)."""
     stored = known.stored
     if stored is not None:
-        if stored.content_hash == identity.content_hash:
-            return Plan("touch", stored.id, stored.duplicate_of)
+        before = json.loads(stored.attachments) if stored.attachments is not None else None  # None: not read then
+        page = json.loads(files) if files else []
+        now = attachments.merged(before, page)
+        replaced = attachments.changed_files(before, now)
+        if stored.content_hash == identity.content_hash and not replaced:
+            return Plan("touch", stored.id, stored.duplicate_of, attachments=None if now == before else _json(now))
         copy_of = stored.duplicate_of
         if copy_of is None:  # edited into the text of another original
             copy_of = lookups.original_with_hash(identity.content_hash, excluding=stored.id)
-        diff = (differ or (lambda old, new: unified_diff(old, new, url)))(f"{stored.title}\n{stored.body}", f"{title}\n{body}")
-        return Plan("revise", stored.id, copy_of, f"version {(stored.version or 1) + 1}", diff=diff)
+        old_files = attachments.lines(before if before is not None else now)
+        diff = (differ or (lambda old, new: unified_diff(old, new, url)))(
+            "\n".join([stored.title, stored.body, *old_files]), "\n".join([title, body, *attachments.lines(now)]))
+        detail = f"version {(stored.version or 1) + 1}"
+        if replaced:
+            detail += f"; attachment(s) {'、'.join(replaced)}"
+        return Plan("revise", stored.id, copy_of, detail, diff=diff, attachments=None if now == page else _json(now))
     if known.canonical_match is not None:
         return _alias(known.canonical_match, "canonical link")
     if known.same_text is not None:
@@ -91,6 +106,10 @@ def _copy(representative: int, detail: str, lookups: Lookups, rank: Rank | None)
     return Plan("insert", duplicate_of=representative, detail=detail, promote=reason)
 
 
+def _json(manifest: list) -> str:
+    return json.dumps(manifest, ensure_ascii=False)
+
+
 def _alias(article_id: int, reason: str) -> Plan:
     return Plan("alias", article_id, detail=f"alias of #{article_id}: {reason}", reason=reason)
 
@@ -102,5 +121,5 @@ def decider(source: str, record: dict, identity: Fingerprint, matcher: Callable 
 
     def run(known: Known, lookups: Lookups) -> Plan:
         return decide(known, lookups, source=source, url=record["url"], title=record["title"], body=record["body"],
-                      identity=identity, matcher=matcher, differ=differ, rank=rank)
+                      identity=identity, matcher=matcher, differ=differ, rank=rank, files=record.get("attachments"))
     return run

@@ -22,6 +22,8 @@ class FetchedPage:
     last_modified: str | None = None
     list_url: str | None = None
     crawl: dict[str, Any] = field(default_factory=dict)  # which crawl it belongs to (Redis workers: run, source, field)
+    # the page's attachments as fetched (crawler/attachments.py): name, url, kind, status, data (bytes) or error
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -41,6 +43,8 @@ class Article:
     chrome_spam: list[str] = field(default_factory=list)  # spam phrases only outside the article (footer, side column)
     notice: Notice | None = None  # the 信息公开 header of a government notice (crawler/notice.py)
     tables: list[list[list[str]]] = field(default_factory=list)  # the body's data tables: rows of cells (crawler/tables.py)
+    attachments: list[dict[str, Any]] = field(default_factory=list)  # manifest: crawler.attachments.Attachment dicts
+    attachment_texts: dict[str, str] = field(default_factory=dict)  # sha256 -> text of each file read
 
     @property
     def written_at(self) -> datetime | None:
@@ -61,5 +65,6 @@ class Article:
             "written_at": self.written_at.date().isoformat() if self.written_at else None,
             "notice": self.notice.as_dict() if self.notice else None,
             "tables": self.tables,
+            "attachments": self.attachments,
             "body": self.body,
         }

@@ -21,6 +21,7 @@ from scrapy.exceptions import DropItem
 
 from crawler.alerts.config import load_alerts
 from crawler.alerts.rules import make_router
+from crawler.analysis import searched_text
 from crawler.dedupe import Fingerprint
 from crawler.errors import ExtractionError
 from crawler.models import Article, FetchedPage
@@ -50,6 +51,10 @@ def article_record(article: Article, page: FetchedPage, role: str = "primary") -
         "written_at": article.written_at.date().isoformat() if article.written_at else None,
         "notice": json.dumps(article.notice.as_dict(), ensure_ascii=False) if article.notice else None,
         "tables": json.dumps(article.tables, ensure_ascii=False) if article.tables else None,
+        "attachments": json.dumps(article.attachments, ensure_ascii=False),  # "[]": none (NULL: stored before they were read)
+        # not columns of the article: each file's text (kept once by hash) and what search reads besides the body
+        "attachment_texts": article.attachment_texts,
+        "search_text": searched_text(article),
     }
 
 
@@ -103,7 +108,8 @@ class IngestPipeline:
 
     async def _process(self, spider: Any, crawl: Any, item: FetchedPage) -> FetchedPage:
         try:
-            article, identity, index = await self._stage_of(spider).analyse(item.html, item.url, crawl.source.cleanup)
+            article, identity, index = await self._stage_of(spider).analyse(item.html, item.url, crawl.source.cleanup,
+                                                                            item.attachments)
         except ExtractionError as exc:
             spider.record_error(crawl, item.url, exc.kind, str(exc), item.status)
             self._done(crawl, item)
@@ -114,6 +120,11 @@ class IngestPipeline:
                 f"spam phrase(s) {'、'.join(article.chrome_spam)} only outside the article text (footer, side column, "
                 "navigation): the article is not flagged; the site's template may be tampered with",
             )
+        for entry in article.attachments:
+            if entry["status"] == "refused" and entry.get("sha256"):  # fetched, then refused by its bytes
+                spider.record_notice(crawl, entry["url"], "attachment_refused",
+                                     f"attachment {entry['name']} ({entry['kind']}) of {item.url}: {entry['error']}")
+        item.attachments = []  # the bytes are read: do not hold them while the article waits for its commit
         await self._keep(spider, crawl, item, article, identity, index)
         return item
 

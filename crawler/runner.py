@@ -28,6 +28,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _SAID_BY_US = {
     "scrapy.downloadermiddlewares.retry": "Gave up retrying",
     "scrapy.downloadermiddlewares.robotstxt": "Error downloading",
+    "scrapy.core.downloader.handlers.http11": "Expected to receive",  # over download_maxsize (an attachment)
 }
 
 

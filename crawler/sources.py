@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from crawler.attachments import parse_size
 from crawler.configfile import read_mapping, validate
 from crawler.errors import ConfigError, ConfigProblem
 from crawler.netguard import Refused, check_allow, check_url
@@ -177,6 +178,19 @@ class Revisit(_Strict):
     )
 
 
+class AttachmentSettings(_Strict):
+    """Files linked from an article page (附件: PDF, DOCX, XLSX…), crawler/attachments.py."""
+
+    fetch: bool = Field(True, description="Fetch the attachments whose text is read (types) and keep their text; false: only record their links.")
+    types: list[Literal["pdf", "docx", "xlsx"]] = Field(
+        ["pdf", "docx", "xlsx"],
+        description="Types fetched and read (of pdf, docx, xlsx); other links (doc, xls, wps, ofd, zip, rar) are recorded, not fetched.",
+    )
+    max_size: Annotated[int, BeforeValidator(parse_size)] = Field(
+        20 * 2**20, ge=1024, description="Largest file fetched, e.g. 20MB; a larger one is refused (recorded, not read).",
+    )
+
+
 class RequestSettings(_Strict):
     """How politely and how the portal is fetched."""
 
@@ -237,6 +251,7 @@ class Source(_Strict):
     cleanup: Cleanup = Field(default_factory=Cleanup)
     schedule: Schedule = Field(default_factory=Schedule)
     request: RequestSettings = Field(default_factory=RequestSettings)
+    attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
     expected_update_period: Duration | None = Field(
         None, description="Tell the operators when no new article came for this long (e.g. 3d)."
     )

@@ -37,17 +37,17 @@ class IngestStage:
         self.writer.start()
         return self
 
-    async def analyse(self, html: str, url: str, cleanup: Any) -> Any:
-        """Extraction, fingerprint and search text of one page; in the pool once the crawl has some pages."""
+    async def analyse(self, html: str, url: str, cleanup: Any, files: list | None = None) -> Any:
+        """Extraction, attachments, fingerprint and search text of one page; in the pool once the crawl has some pages."""
         self._pages += 1
         if self.workers == 1 or self._pages <= INLINE_PAGES:
-            return analyse(html, url, cleanup)
+            return analyse(html, url, cleanup, files)
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")  # no fork of a threaded reactor
             # Extraction only, no Scrapy in the workers; the fork server and workers die with this crawl.
             context.set_forkserver_preload(["crawler.forkserver_guard", "crawler.analysis"])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=die_with_parent)
-        return await asyncio.wrap_future(self._pool.submit(analyse, html, url, cleanup))
+        return await asyncio.wrap_future(self._pool.submit(analyse, html, url, cleanup, files))
 
     def close(self) -> None:
         if self._pool is not None:

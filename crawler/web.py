@@ -166,6 +166,21 @@ def _notice(value: str) -> markupsafe.Markup | None:
     return markupsafe.Markup('<table class="notice">{}</table>').format(rows)
 
 
+def _attachments(value: str) -> markupsafe.Markup | None:
+    """An article's attachments (crawler/attachments.py) as a list of links with their state."""
+    try:
+        files = json.loads(value)
+    except ValueError:
+        return None
+    if not files:
+        return markupsafe.Markup("")
+    items = markupsafe.Markup("").join(
+        markupsafe.Markup('<li><a href="{}">{}</a> ({}, {}{})</li>').format(
+            f["url"], f["name"], f["kind"], f["status"], f": {f['error']}" if f.get("error") else "")
+        for f in files)
+    return markupsafe.Markup('<ul class="attachments">{}</ul>').format(items)
+
+
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
     if not isinstance(value, str):
@@ -176,6 +191,8 @@ def render_cell(row, value, column, table, database, datasette):
         return _tables(value)
     if column == "notice" and table == "articles":
         return _notice(value)
+    if column == "attachments" and table == "articles":
+        return _attachments(value)
     if column == "diff":
         return markupsafe.Markup('<pre class="diff">{}</pre>').format(value)
     if column == "title" and table is None and "id" in row.keys():  # canned query results

@@ -19,8 +19,10 @@ from urllib.parse import urlencode, urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
+from scrapy.http.request import NO_CALLBACK
 from twisted.python.failure import Failure
 
+from crawler import attachments
 from crawler.charset import better_encoding, looks_binary
 from crawler.crawlstate import SqliteState, StorageFull
 from crawler.errors import ConfigError
@@ -224,7 +226,7 @@ class ListingSpider(scrapy.Spider):
         if following and canonical_url(following.url) != canonical_url(response.url):
             yield self._list_request(crawl, following.url, page + 1, start_url, resume, following)
 
-    def parse_article(self, response: Response):
+    async def parse_article(self, response: Response):
         crawl = self.crawl_of(response.meta)
         link = response.meta["link"]
         if response.status == 304:
@@ -235,6 +237,7 @@ class ListingSpider(scrapy.Spider):
         response = self._decoded(crawl, response)
         if response is None:
             return
+        files = await self._attachments(crawl, response)
         yield FetchedPage(
             source=crawl.source.name,
             url=link,
@@ -245,7 +248,52 @@ class ListingSpider(scrapy.Spider):
             last_modified=_header(response, "Last-Modified"),
             list_url=response.meta.get("list_url"),
             crawl={key: response.meta[key] for key in CRAWL_META if key in response.meta},
+            attachments=files,
         )
+
+    async def _attachments(self, crawl: Any, response: TextResponse) -> list[dict[str, Any]]:
+        """The page's attachments: each readable one fetched like a page (network guard, robots.txt, delay,
+        retries), within ``attachments.max_size``; a failure is recorded and the page is still stored."""
+        if not attachments.mentions_files(response.text):
+            return []
+        links = attachments.links_in(
+            ((a.attrib.get("href", ""), " ".join(a.xpath(".//text()").getall())) for a in response.xpath("//a[@href]")),
+            response.url,
+        )
+        settings = crawl.source.attachments
+        files = []
+        for link in links:
+            entry: dict[str, Any] = {"name": link.name, "url": link.url, "kind": link.kind, "status": "listed"}
+            files.append(entry)
+            if not settings.fetch or link.kind not in settings.types:
+                continue
+            request = self._request(crawl, link.url, NO_CALLBACK, (None, None), {"kind": "attachment", "link": link.url})
+            request.meta["download_maxsize"] = settings.max_size
+            request.headers["Referer"] = response.url
+            self.crawler.stats.inc_value(STAT("attachments_requested"))
+            try:
+                got = await self.crawler.engine.download_async(request)
+            except Exception as exc:  # noqa: BLE001 - classified and recorded; the article is stored without it
+                kind, message, _ = classify_failure(Failure(exc))
+                if kind == "too_large":
+                    message = f"larger than attachments.max_size ({settings.max_size / 2**20:g} MB); not fetched"
+                entry.update(status="refused" if kind in ("too_large", "robots_disallowed") else "failed", error=message)
+                self._attachment_failed(crawl, response.url, link, kind, message, None, refused=entry["status"] == "refused")
+                continue
+            if got.status != 200:
+                entry.update(status="failed", error=f"HTTP {got.status}")
+                self._attachment_failed(crawl, response.url, link, f"http_{got.status}", f"HTTP {got.status}", got.status)
+                continue
+            entry.update(status="fetched", data=got.body)
+        return files
+
+    def _attachment_failed(self, crawl: Any, page: str, link: Any, kind: str, message: str, status: int | None,
+                           refused: bool = False) -> None:
+        text = f"attachment {link.name} ({link.kind}) of {page}: {message}"
+        if refused:  # a file we will not take is worth knowing, not a failure of the crawl
+            self.record_notice(crawl, link.url, "attachment_refused", text)
+        else:
+            self.record_error(crawl, link.url, f"attachment_{kind}", text, status)
 
     def _decoded(self, crawl: Any, response: Response) -> TextResponse | None:
         """The response as text in the right charset, or None (recorded) for a binary or empty body."""

@@ -218,16 +218,18 @@ class WorkerSpider(ListingSpider):
         taken = self.frontier.expand(crawl.run_id, response.meta["field"], children)
         return [r for r in out if r.meta["field"] in taken]
 
-    def parse_article(self, response: Response):
+    async def parse_article(self, response: Response):
         crawl = self.crawl_of(response.meta)
         self._count(crawl, response)
         try:
-            out = list(super().parse_article(response))
+            out = [item async for item in super().parse_article(response)]
         except Exception as exc:  # noqa: BLE001
-            return self._failed(crawl, response, exc)
+            self._failed(crawl, response, exc)
+            return
         if not any(isinstance(item, FetchedPage) for item in out):
             self.frontier.complete(crawl.run_id, response.meta["field"])  # a 304 or an error, already sent
-        return out  # the pipeline retires the request with the article
+        for item in out:  # the pipeline retires the request with the article
+            yield item
 
     def on_error(self, failure: Failure) -> None:
         meta = failure.request.meta

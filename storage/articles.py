@@ -24,6 +24,7 @@ MAX_CANDIDATES = 64  # near-duplicate candidates read per article (the matcher c
 ARTICLE_FIELDS = (
     "url", "url_key", "canonical_url", "title", "body", "published_at", "author", "source_name", "content_hash",
     "encoding", "etag", "last_modified", "column_name", "source_role", "written_at", "notice", "tables",
+    "attachments",
 )
 
 
@@ -71,6 +72,7 @@ class StoredArticle:
     body: str
     version: int | None
     duplicate_of: int | None
+    attachments: str | None = None  # the manifest of its attachments (JSON), None before they were read
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,18 @@ class Plan:
     reason: str = ""  # alias: why, as recorded in url_aliases
     diff: str | None = None
     promote: str = ""  # insert: the new copy becomes its story's representative, for this reason
+    attachments: str | None = None  # touch, revise: the attachment manifest to keep (JSON), when not the page's own
 
+
+
+def attachment_text(manifest: str | None, texts: dict[str, str]) -> str:
+    """The names and texts of an article's attachments, as subscription keywords read them."""
+    parts = []
+    for entry in json.loads(manifest or "[]"):
+        parts.append(entry["name"])
+        if entry.get("sha256") in texts:
+            parts.append(texts[entry["sha256"]])
+    return "\n".join(parts)
 
 
 def _chunks(items: list[str], size: int = 400) -> Iterable[list[str]]:
@@ -213,7 +226,17 @@ class ArticleQueries:
         with self.write() as db:
             known = self._known(db, values)
             plan = decide(known, Lookups(db, self._candidates))
-            decision = self._carry_out(db, source, values, identity, plan, known, now, band_keys_of, index)
+            if plan.attachments is not None:
+                values["attachments"] = plan.attachments
+            decision = self._carry_out(db, source, values, identity, plan, known, now, band_keys_of, index,
+                                       record.get("search_text"))
+            texts = record.get("attachment_texts") or {}
+            if texts and (plan.action in ("insert", "revise") or plan.attachments is not None):
+                kinds = {e["sha256"]: (e["kind"], e["size"]) for e in json.loads(values["attachments"] or "[]") if e.get("sha256")}
+                db.conn.executemany(
+                    "INSERT OR IGNORE INTO attachment_texts (sha256, kind, size, text, first_seen) VALUES (?, ?, ?, ?, ?)",
+                    [(sha, *kinds[sha], text, now) for sha, text in texts.items() if sha in kinds],
+                )
             rows = [(decision.outcome, decision.detail)]
             if decision.promoted:
                 rows.append(("representative", f"now the best copy of story #{decision.story_id} "
@@ -224,14 +247,15 @@ class ArticleQueries:
             )
             stored_copy = decision.outcome == "duplicate" and decision.article_id != decision.duplicate_of
             if router is not None and (decision.outcome in ("new", "changed") or stored_copy):
-                article = {**values, "version": decision.version, "story_id": decision.story_id}
+                article = {**values, "version": decision.version, "story_id": decision.story_id,
+                           "attachments_text": attachment_text(values["attachments"], record.get("attachment_texts") or {})}
                 self._enqueue(db, router(source, decision, article, flags or []))
         return decision
 
     @staticmethod
     def _known(db, values: dict[str, Any]) -> Known:
         row = db.execute(
-            "SELECT id, content_hash, title, body, version, duplicate_of FROM articles WHERE url = ? OR url_key = ? "
+            "SELECT id, content_hash, title, body, version, duplicate_of, attachments FROM articles WHERE url = ? OR url_key = ? "
             "ORDER BY url = ? DESC LIMIT 1",
             [values["url"], values["url_key"], values["url"]],
         ).fetchone()
@@ -248,11 +272,13 @@ class ArticleQueries:
         ).fetchone()
         return Known(None, hit, (exact[0], exact[1]) if exact else None)
 
-    def _carry_out(self, db, source, values, identity, plan: Plan, known: Known, now, band_keys_of, index) -> Decision:
+    def _carry_out(self, db, source, values, identity, plan: Plan, known: Known, now, band_keys_of, index,
+                   search_text: str | None = None) -> Decision:
         if plan.action == "touch":
             db.execute(
-                "UPDATE articles SET last_seen = ?, last_fetched = ?, etag = ?, last_modified = ? WHERE id = ?",
-                [now, now, values["etag"], values["last_modified"], plan.article_id],
+                "UPDATE articles SET last_seen = ?, last_fetched = ?, etag = ?, last_modified = ?, "
+                "attachments = COALESCE(?, attachments) WHERE id = ?",
+                [now, now, values["etag"], values["last_modified"], plan.attachments, plan.article_id],
             )
             return Decision("unchanged", plan.article_id, duplicate_of=plan.duplicate_of)
         if plan.action == "alias":
@@ -262,7 +288,7 @@ class ArticleQueries:
             )
             return Decision("duplicate", plan.article_id, plan.detail, plan.article_id)
         fts_row = (lambda article_id: (article_id, *index)) if index else (
-            lambda article_id: fts.fts_row(article_id, values["title"], values["body"]))
+            lambda article_id: fts.fts_row(article_id, values["title"], search_text or values["body"]))
         if plan.action == "revise":
             old = known.stored  # the row a revision replaces (read in this transaction)
             assert old is not None and old.id == plan.article_id
@@ -469,7 +495,7 @@ class ArticleQueries:
     def _decode(row: dict[str, Any]) -> dict[str, Any]:
         row = dict(row)
         row["flags"] = json.loads(row["flags"]) if row.get("flags") else []
-        for key in ("notice", "tables"):
+        for key in ("notice", "tables", "attachments"):
             if key in row:
                 row[key] = json.loads(row[key]) if row[key] else None
         return row

@@ -247,6 +247,17 @@ def _m011_tables(db: sqlite_utils.Database) -> None:
         db.table("articles").add_column("tables", str)
 
 
+def _m012_attachments(db: sqlite_utils.Database) -> None:
+    """Attachments (crawler/attachments.py): each article's manifest as JSON, and each file's text
+    once by its content hash."""
+    if "attachments" not in db.table("articles").columns_dict:
+        db.table("articles").add_column("attachments", str)
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS attachment_texts (sha256 TEXT PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, "
+        "text TEXT NOT NULL, first_seen TEXT NOT NULL)"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("002_schedule_state", _m002_schedule_state),
@@ -259,4 +270,5 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("009_adaptive_interval", _m009_adaptive_interval),
     ("010_notices", _m010_notices),
     ("011_tables", _m011_tables),
+    ("012_attachments", _m012_attachments),
 ]

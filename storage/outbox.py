@@ -55,7 +55,7 @@ class OutboxQueries:
                 )
         rows = list(
             self.db.query(
-                "SELECT o.*, a.title, a.url, a.body, a.published_at, a.author, a.source_name, a.source, a.notice, a.written_at, "
+                "SELECT o.*, a.title, a.url, a.body, a.published_at, a.author, a.source_name, a.source, a.notice, a.written_at, a.attachments, "
                 "s.title AS source_title, (SELECT v.diff FROM article_versions v WHERE v.article_id = a.id "
                 "AND v.version = o.version - 1) AS diff FROM outbox o LEFT JOIN articles a ON a.id = o.article_id "
                 "LEFT JOIN sources s ON s.name = a.source "

@@ -12,13 +12,17 @@ from tests.conftest import Cli, fold
 SOURCES = {"credit": "sim-credit", "dzwww": "sim-dzwww", "iqilu": "sim-iqilu"}
 
 
+FILES = ("/picture/", "/module/download/")  # the credit notices' attachments (tests/test_attachments.py)
+
+
 def _article_requests(sim: Simulator) -> list[str]:
-    lists = ("/col/", "/module/web/jpage/", "/zzxw/index", "/zzyaowen/list_", "/robots.txt")
+    lists = ("/col/", "/module/web/jpage/", "/zzxw/index", "/zzyaowen/list_", "/robots.txt", *FILES)
     return [r.path for r in sim.requests() if not r.path.startswith(lists) and r.path != "/zzyaowen/"]
 
 
 def _list_requests(sim: Simulator, portal: str) -> list[tuple[str, str, int]]:
-    return [(r.method, r.path, r.status) for r in sim.requests(portal) if r.path not in _article_requests(sim) and r.path != "/robots.txt"]
+    return [(r.method, r.path, r.status) for r in sim.requests(portal)
+            if r.path not in _article_requests(sim) and r.path != "/robots.txt" and not r.path.startswith(FILES)]
 
 
 def test_first_crawl_stores_every_article_once_with_clean_fields(sim: Simulator, cli: Cli) -> None:
@@ -36,6 +40,8 @@ def test_first_crawl_stores_every_article_once_with_clean_fields(sim: Simulator,
     # Each article page was fetched exactly once.
     fetched = _article_requests(sim)
     assert len(fetched) == len(set(fetched)) == 36
+    files = [r.path for r in sim.requests("credit") if r.path.startswith(FILES)]
+    assert len(files) == len(set(files)) == sum(len(a.files) for a in sim.articles("credit")) > 0  # and each file once
 
 
 def test_second_pass_fetches_no_article_and_the_cms_pagers_stop_at_a_known_page(sim_config, tmp_path) -> None:

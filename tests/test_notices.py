@@ -13,7 +13,7 @@ from crawler.notice import read
 from storage import Store
 from tests.conftest import ROOT
 
-GOLD = ROOT.parent / "shared" / "goldset" / "html" / "cwced" / "e8847578-12f0-44cb-bdb7-4eec53c18ed1.html"
+GOLD = ROOT / "tests" / "data" / "goldset" / "e8847578-12f0-44cb-bdb7-4eec53c18ed1.html"  # see its README.md
 REAL = ROOT / "tests" / "data" / "realpages"
 
 
@@ -58,7 +58,7 @@ def test_the_gold_notice_has_its_written_and_published_dates() -> None:
 
 
 def test_real_hanweb_and_trs_disclosure_pages() -> None:
-    pages = {path.name: path for path in ROOT.parent.joinpath("shared", "realpages").rglob("*.htm*")}
+    pages = {path.name: path for path in REAL.rglob("*.htm*")}
     hanweb = read(_tree(pages["zj-jyt-xxgk-art_1543973_58942886.html"].read_bytes()))
     assert hanweb is not None and hanweb.index_no == "002482082/2024-00332" and hanweb.issuer == "省教育厅"
     trs = read(_tree(pages["moe-gov-xxgk-t20240613_1135415.html"].read_bytes()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from crawler.simulator import Simulator
+from crawler.simulator.files import xlsx_names
 from tests.conftest import ROOT, Cli
 from tests.redis_server import RedisServer
 
@@ -75,7 +77,7 @@ def _articles(db: Path) -> dict[str, tuple]:
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
             "SELECT a.url, a.title, a.body, a.published_at, a.author, a.source_name, a.flags, a.version, a.source, "
-            "o.url FROM articles a LEFT JOIN articles o ON o.id = a.duplicate_of"
+            "a.attachments, o.url FROM articles a LEFT JOIN articles o ON o.id = a.duplicate_of"
         ).fetchall()
     return {row[0]: row[1:] for row in rows}
 
@@ -100,7 +102,11 @@ def test_two_workers_and_one_ingester_store_what_one_process_stores(
     result = scaled("crawl")
     assert result.stdout.count(": ok —") == 3, result.stdout + result.stderr
 
-    assert _articles(scaled.db) == expected  # article for article
+    assert _articles(scaled.db) == expected  # article for article, attachments too
+    notice = next(a for a in big_sim.articles("credit") if a.files)
+    name = xlsx_names(notice.files[0].number)[1][1]  # only inside an attached XLSX: searchable through the ingester too
+    found = json.loads(scaled("items", "search", name, "--json").stdout)
+    assert found and [r["url"] for r in found] == [r["url"] for r in json.loads(single("items", "search", name, "--json").stdout)]
     fetches = _article_fetches(big_sim)
     assert len(fetches) == 300 and set(fetches.values()) == {1}, fetches.most_common(3)  # once in total
     logs = workers.stop()

@@ -93,7 +93,10 @@ class Keywords(_Strict):
     any: list[str] = Field(default_factory=list, description="At least one of these words.")
     all: list[str] = Field(default_factory=list, description="Every one of these words.")
     none: list[str] = Field(default_factory=list, description="None of these words.")
-    fields: list[Literal["title", "body"]] = Field(default_factory=lambda: ["title", "body"], description="Where to look.")
+    fields: list[Literal["title", "body", "attachments"]] = Field(
+        default_factory=lambda: ["title", "body", "attachments"],
+        description="Where to look: title, body, attachments (the names and text of the files a notice attaches).",
+    )
 
 
 class Digest(_Strict):

@@ -25,7 +25,7 @@ def payload(rows: list[dict[str, Any]], subscription: str) -> dict[str, Any]:
         view = article_view(row)
         articles.append({k: view[k] for k in (
             "event", "id", "version", "url", "title", "published_at", "source", "source_title", "source_name",
-            "author", "excerpt", "diff", "notice", "written_at",
+            "author", "excerpt", "diff", "notice", "written_at", "attachments",
         )})
     kind = f"article.{rows[0]['event']}" if len(rows) == 1 else "article.digest"
     return {

@@ -55,6 +55,9 @@ def article_view(row: dict[str, Any]) -> dict[str, Any]:
     if isinstance(notice, str):
         notice = json.loads(notice)
     first = body.replace("\n", " ")
+    files = row.get("attachments")
+    if isinstance(files, str):
+        files = json.loads(files)
     return {
         "id": row["article_id"],
         "event": row["event"],
@@ -72,6 +75,8 @@ def article_view(row: dict[str, Any]) -> dict[str, Any]:
         "notice": notice,  # the 信息公开 header of a government notice (crawler/notice.py), or None
         "written_at": row.get("written_at"),
         "notice_line": "  ".join(Notice.from_dict(notice).lines()) if notice else "",
+        # the files it attaches (crawler/attachments.py): name, url, kind, status, size
+        "attachments": [{k: f.get(k) for k in ("name", "url", "kind", "status", "size")} for f in files or []],
     }
 
 

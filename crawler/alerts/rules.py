@@ -11,9 +11,12 @@ from crawler.dates import SHANGHAI
 from crawler.dedupe import fold
 
 
-def keywords_match(rule: Keywords, title: str, body: str) -> bool:
-    """Substring matching on the folded text (Simplified, no spaces or punctuation, lower case)."""
-    text = "".join(fold(part) for name, part in (("title", title), ("body", body)) if name in rule.fields)
+def keywords_match(rule: Keywords, title: str, body: str, attachments: str = "") -> bool:
+    """Substring matching on the folded text (Simplified, no spaces or punctuation, lower case).
+
+    ``attachments``: the names and text of the article's attachments (storage.articles.attachment_text)."""
+    parts = (("title", title), ("body", body), ("attachments", attachments))
+    text = "".join(fold(part) for name, part in parts if name in rule.fields and part)
     words = lambda items: [fold(w) for w in items if fold(w)]  # noqa: E731
     if rule.any and not any(w in text for w in words(rule.any)):
         return False
@@ -56,7 +59,8 @@ def make_router(config: AlertsConfig) -> Callable[[str, Any, dict[str, Any], lis
                 continue
             if flags and not sub.include_flagged:
                 continue
-            if sub.keywords and not keywords_match(sub.keywords, article["title"], article["body"]):
+            if sub.keywords and not keywords_match(sub.keywords, article["title"], article["body"],
+                                                       article.get("attachments_text") or ""):
                 continue
             for channel in sub.channels:
                 # an original's story id is its own id: the key of a "new" alert is what it always was

@@ -113,7 +113,7 @@ def items_search(
 
 EXPORT_FIELDS = (
     "id", "source", "url", "canonical_url", "title", "published_at", "author", "source_name", "column_name",
-    "written_at", "notice", "tables", "first_seen", "last_seen", "version", "duplicate_of", "flags", "content_hash", "body",
+    "written_at", "notice", "tables", "attachments", "first_seen", "last_seen", "version", "duplicate_of", "flags", "content_hash", "body",
 )
 
 
@@ -145,7 +145,8 @@ def items_export(env: Env, fmt: str, source: str | None, since: str | None, orig
                     notice = row.get("notice")
                     writer.writerow({**row, "flags": ",".join(row["flags"]),
                                      "notice": json.dumps(notice, ensure_ascii=False) if notice else None,
-                                     "tables": json.dumps(row["tables"], ensure_ascii=False) if row.get("tables") else None})
+                                     "tables": json.dumps(row["tables"], ensure_ascii=False) if row.get("tables") else None,
+                                     "attachments": json.dumps(row["attachments"], ensure_ascii=False) if row.get("attachments") else None})
                 else:
                     output.write(json.dumps({k: row.get(k) for k in EXPORT_FIELDS}, ensure_ascii=False) + "\n")
                 progress.advance()
@@ -180,6 +181,9 @@ def items_show(env: Env, item_id: int, as_json: bool) -> None:
     if row.get("notice"):  # a government notice's 信息公开 header
         for line in Notice.from_dict(row["notice"]).lines():
             click.echo(line)
+    for entry in row.get("attachments") or []:
+        state = f"{entry['kind']}, {entry['status']}" + (f": {entry['error']}" if entry.get("error") else "")
+        click.echo(f"{'attachment:':<15}{entry['name']} ({state}) {entry['url']}")
     for alias in row["aliases"]:
         click.echo(f"{'alias:':<15}{alias}")
     for copy in row["copies"]:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from crawler.simulator.files import SimFile, notice_files
+
 SEEDS_DIR = Path(__file__).parent / "seeds"
 
 
@@ -32,10 +34,12 @@ class SimArticle:
     seed: str | None = None
     notice: dict[str, str] | None = None  # a government notice's 信息公开 header (the credit portal), see notice_of
     table: list[list[str]] | None = None  # a data table after the paragraphs (a notice's list of names)
+    files: list[SimFile] = field(default_factory=list)  # attachments (crawler/simulator/files.py), linked after the text
 
     @property
     def body(self) -> str:
-        """The text, as extraction should give it: a table one line per row, cells joined with " | "."""
+        """The text, as extraction should give it: a table one line per row, cells joined with " | " (the
+        attachment links after it are listed with the article, not part of its text)."""
         return "\n".join([*self.paragraphs, *(" | ".join(row) for row in self.table or [])])
 
     def edited(self, paragraphs: list[str] | None = None, title: str | None = None) -> SimArticle:
@@ -227,5 +231,6 @@ def generated_articles(portal: str, count: int, start: datetime, first_id: int) 
         if portal == "credit" and (n + 1) % NOTICE_EVERY == 0:
             article.notice = notice_of(n + 1, article.published)
             article.table = table_of(n + 1)
+            article.files = notice_files(n + 1, f"{article.published:%Y%m%d%H%M%S}")
         articles.append(article)
     return articles

@@ -86,6 +86,8 @@ def _paragraphs(a: SimArticle, style: str = "") -> str:
     if a.table:
         rows = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>\n" for row in a.table)
         out.append(f'<table border="1" cellspacing="0" class="list">\n<tbody>\n{rows}</tbody>\n</table>')
+    for i, f in enumerate(a.files, 1):  # Hanweb lists the attachments at the end of the text
+        out.append(f'<p{style}>附件{i}：<a href="{escape(f.path)}" target="_blank">{escape(f.name)}</a></p>')
     return "\n".join(out)
 
 

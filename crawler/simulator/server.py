@@ -27,8 +27,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from crawler.simulator import pages
-from crawler.simulator.content import SimArticle, generated_article, generated_articles, seed_articles
+from crawler.simulator import files, pages
+from crawler.simulator.content import (
+    SimArticle,
+    generated_article,
+    generated_articles,
+    notice_of,
+    seed_articles,
+    table_of,
+)
+from crawler.simulator.files import SimFile, faulty_files, notice_files
 
 PORTALS = ("credit", "dzwww", "iqilu")
 ENV_NAMES = {"credit": "SIM_CREDIT_URL", "dzwww": "SIM_DZWWW_URL", "iqilu": "SIM_IQILU_URL"}
@@ -199,9 +207,11 @@ class Simulator:
         portal.changed_at = max(now, portal.changed_at + timedelta(seconds=1))
 
     def publish(
-        self, portal: str, title: str | None = None, paragraphs: list[str] | None = None, published: datetime | None = None
+        self, portal: str, title: str | None = None, paragraphs: list[str] | None = None, published: datetime | None = None,
+        notice: bool = False,
     ) -> SimArticle:
-        """Put a new article on top of the portal's first list page."""
+        """Put a new article on top of the portal's first list page (``notice``: a government notice with
+        its 信息公开 header, a table of names and three attachments, as the credit portal's every fourth)."""
         with self._lock:
             p = self._portals[portal]
             newest = max((a.published for a in p.articles), default=GENERATED_START)
@@ -213,6 +223,9 @@ class Simulator:
                 article.title = title
             if paragraphs:
                 article.paragraphs = list(paragraphs)
+            if notice:
+                article.notice, article.table = notice_of(number, when), table_of(number)
+                article.files = notice_files(number, f"{when:%Y%m%d%H%M%S}")
             p.articles = self._sorted([*p.articles, article])
             self._touch(p)
             return article
@@ -239,11 +252,35 @@ class Simulator:
             copy = replace(
                 original, id=990000 + len(self._mirror) + 1, title=convert(original.title),
                 paragraphs=[convert(p) for p in original.paragraphs], traditional=traditional, spam=spam,
-                spam_where=where, doubled=False, seed=None,
+                spam_where=where, doubled=False, seed=None, files=[],  # a repost does not carry the portal's files
             )
             self._mirror.insert(0, copy)
             self._touch(self._portals["iqilu"])
             return copy
+
+    def replace_attachment(self, portal: str, article_id: int, kind: str) -> SimFile:
+        """Upload a new version of the article's ``kind`` attachment (new content, under a new name, as
+        Hanweb does); the article page links to it from now on."""
+        with self._lock:
+            p = self._portals[portal]
+            old = self.find(portal, article_id)
+            index = next(i for i, f in enumerate(old.files) if f.kind == kind and f.fault is None)
+            new_file = old.files[index].replaced(datetime.now(SHANGHAI).strftime("%Y%m%d%H%M%S"))
+            new = replace(old, files=[new_file if i == index else f for i, f in enumerate(old.files)], version=old.version + 1)
+            p.articles = [new if a.id == article_id else a for a in p.articles]
+            self._touch(p)
+            return new_file
+
+    def add_faulty_attachments(self, portal: str, article_id: int) -> list[SimFile]:
+        """Link the article to an oversized PDF, an HTML page named .pdf, a zip bomb named .xlsx and a missing DOCX."""
+        with self._lock:
+            p = self._portals[portal]
+            old = self.find(portal, article_id)
+            bad = faulty_files(f"{old.published:%Y%m%d%H%M%S}")
+            new = replace(old, files=[*old.files, *bad], version=old.version + 1)
+            p.articles = [new if a.id == article_id else a for a in p.articles]
+            self._touch(p)
+            return bad
 
     def mirror_url(self) -> str:
         return self.base_url("iqilu") + f"/{pages.MIRROR_CHANNEL}/"
@@ -287,7 +324,7 @@ class Simulator:
 
     def render(
         self, portal: str, path: str, params: dict[str, str] | None = None
-    ) -> tuple[int, str | None, str | None, datetime | None]:
+    ) -> tuple[int, str | bytes | None, str | None, datetime | None]:
         """(status, html, etag, last_modified) for a GET of ``path``; html None means 404.
 
         ``params``: the query and form fields (only dataproxy.jsp reads them)."""
@@ -317,6 +354,11 @@ class Simulator:
                     key += "#broken" if portal in self.broken_templates else ""
                     return 200, self._list_html(p, items, number, count), _etag(key), p.changed_at
             for article in p.articles:
+                for f in article.files:
+                    f_path, _, f_query = f.path.partition("?")
+                    if path == f_path and (not f_query or dict(parse_qsl(f_query)).get("filename") == (params or {}).get("filename")):
+                        data = files.content(f)
+                        return (404, None, None, None) if data is None else (200, data, _etag(f"{f.path}.{f.version}"), p.changed_at)
                 if path == pages.article_path(portal, article):
                     p.visits += 1
                     key = f"{article.id}.{article.version}"
@@ -403,6 +445,9 @@ class _Handler(BaseHTTPRequestHandler):
         if html is None:
             body = "<html><body><h1>404 Not Found</h1></body></html>".encode()
             content_type = "text/html; charset=utf-8"
+        elif isinstance(html, bytes):  # an attachment
+            body, content_type = html, files.content_type_of(path)
+            headers["ETag"] = etag or ""
         else:
             # Hanweb sites send no charset in the header: it is only in <meta>; dataproxy.jsp answers UTF-8 XML.
             if path == pages.DATAPROXY:

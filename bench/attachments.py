@@ -1,0 +1,143 @@
+"""Attachment cost: reading each type's text (ms per MB), and the attachments' share of a crawl.
+
+    .venv/bin/python -m bench.attachments                 # sizes ~0.1, 1 and 5 MB per type; a 400-article crawl
+    .venv/bin/python -m bench.attachments --articles 200 --repeat 2
+
+1. Reading: the extraction pool's work for one file (crawler.analysis.read_files: the type and
+   zip-bomb check, the text, the hash), on files the simulator's generators make at growing
+   sizes: an XLSX list of names (openpyxl), a PDF of many pages of Chinese text (reportlab),
+   a DOCX of many paragraphs (python-docx). CPU ms per file and per MB, best of ``--repeat``.
+2. Share of a crawl: ``crawler crawl sim-credit`` against a simulator whose credit portal holds
+   ``--articles`` articles (every fourth a notice with three attachments), once as shipped and
+   once with ``attachments: {fetch: false}``, the same run; wall time and CPU time of the crawl
+   process tree, and what the attachments add.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import append_result
+from crawler.analysis import read_files
+from crawler.simulator import Simulator
+from crawler.simulator import files as simfiles
+
+ROOT = Path(__file__).resolve().parents[1]
+LINE = "经查，当事人未按规定履行信用承诺，违反了《山东省社会信用条例》的规定，依据有关规定决定给予行政处罚。"
+
+
+def make(kind: str, scale: int) -> bytes:
+    if kind == "xlsx":
+        rows = [["序号", "主体名称", "统一社会信用代码", "列入日期"]]
+        rows += [[str(i), f"枣庄市第{i}号商贸有限公司", f"91370400{i:010d}", "2026-11-18"] for i in range(scale * 40)]
+        return simfiles.xlsx(rows)
+    if kind == "pdf":
+        return _pdf_pages(scale)
+    return simfiles.docx([f"{n}. {LINE}" for n in range(scale * 30)])
+
+
+def _pdf_pages(count: int) -> bytes:
+    import io
+
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    out = io.BytesIO()
+    doc = canvas.Canvas(out, invariant=True)
+    for page in range(count):
+        doc.setFont("STSong-Light", 10)
+        for i in range(60):
+            doc.drawString(40, 800 - 13 * i, f"{page}-{i} {LINE[:40]}")
+        doc.showPage()
+    doc.save()
+    return out.getvalue()
+
+
+def reading(repeat: int) -> list[str]:
+    lines = ["| type | file size | text chars | CPU ms per file | CPU ms per MB |", "|---|---|---|---|---|"]
+    # scales chosen for ~0.1 / ~1 / ~5 MB files of each type
+    scales = {"xlsx": (60, 600, 3000), "pdf": (6, 60, 300), "docx": (40, 400, 2000)}
+    for kind, sizes in scales.items():
+        for scale in sizes:
+            data = make(kind, scale)
+            best, chars = float("inf"), 0
+            for _ in range(repeat):
+                start = time.process_time()
+                manifest, texts = read_files([{"name": f"x.{kind}", "url": "http://x/", "kind": kind, "status": "fetched",
+                                               "data": data}])
+                best = min(best, time.process_time() - start)
+                assert manifest[0]["status"] == "stored", manifest
+                chars = len(next(iter(texts.values())))
+            mb = len(data) / 2**20
+            lines.append(f"| {kind} | {mb:.2f} MB | {chars:,} | {best * 1000:,.1f} | {best * 1000 / mb:,.0f} |")
+            print(lines[-1], flush=True)
+    return lines
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def crawl_share(articles: int) -> list[str]:
+    results = {}
+    with Simulator(articles_per_portal=articles, page_size=20) as sim, tempfile.TemporaryDirectory() as tmp:
+        notices = sum(1 for a in sim.articles("credit") if a.files)
+        for mode in ("off", "on"):
+            config = Path(tmp) / mode
+            shutil.copytree(ROOT / "config" / "simulator", config)
+            source = config / "sources" / "sim-credit.yaml"
+            text = source.read_text(encoding="utf-8").replace("max_pages: 20", "max_pages: 1000")
+            if mode == "off":
+                text += "attachments: {fetch: false}\n"
+            source.write_text(text, encoding="utf-8")
+            for other in ("sim-dzwww.yaml", "sim-iqilu.yaml"):
+                (config / "sources" / other).unlink()
+            before = _children_cpu()
+            start = time.monotonic()
+            subprocess.run([sys.executable, "-m", "crawler", "--config", str(config), "--db", str(Path(tmp) / f"{mode}.db"),
+                            "crawl", "sim-credit"], check=True, cwd=ROOT, env={**os.environ, **sim.env()},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            results[mode] = (time.monotonic() - start, _children_cpu() - before)
+            files = [r for r in sim.requests("credit") if r.path.startswith(("/picture/", "/module/download/"))]
+            results[mode] += (len(files),)
+            sim.clear_log()
+    (off_wall, off_cpu, _), (on_wall, on_cpu, fetched) = results["off"], results["on"]
+    return [
+        f"Crawl of the simulated credit portal, {articles} articles of which {notices} notices with 3 attachments each "
+        f"(XLSX ~5 KB, PDF ~3 KB, DOCX ~37 KB), `crawler crawl sim-credit`, request.delay 0s:",
+        "",
+        "| attachments | files fetched | wall s | CPU s (process tree) |",
+        "|---|---|---|---|",
+        f"| off (`fetch: false`) | 0 | {off_wall:.1f} | {off_cpu:.1f} |",
+        f"| on (shipped default) | {fetched} | {on_wall:.1f} | {on_cpu:.1f} |",
+        "",
+        f"Attachments' share of the crawl: {100 * (on_wall - off_wall) / on_wall:.0f}% of its wall time, "
+        f"{100 * (on_cpu - off_cpu) / on_cpu:.0f}% of its CPU time "
+        f"({(on_cpu - off_cpu) * 1000 / max(1, fetched):.1f} ms CPU per file, fetch and read).",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", type=int, default=400, help="articles of the simulated credit portal")
+    parser.add_argument("--repeat", type=int, default=3, help="timing passes per file (best is kept)")
+    args = parser.parse_args()
+    lines = ["Reading one file in the extraction pool (check, text, hash), one core, best of "
+             f"{args.repeat}:", "", *reading(args.repeat), ""]
+    lines += crawl_share(args.articles)
+    append_result("Attachments: reading cost and share of a crawl (bench.attachments)", lines, "bench.attachments")
+
+
+if __name__ == "__main__":
+    main()

@@ -19,6 +19,7 @@ text once by content hash (``attachment_texts``).
 from __future__ import annotations
 
 import io
+import itertools
 import posixpath
 import re
 import zipfile
@@ -32,6 +33,7 @@ import lxml.html
 # every type recorded; the text of the first three can be read (and only those are fetched)
 KINDS = ("pdf", "docx", "xlsx", "doc", "xls", "wps", "et", "ofd", "zip", "rar", "7z")
 READABLE = ("pdf", "docx", "xlsx")
+READERS = ("pypdf", "docx", "openpyxl")  # the libraries reading them, imported on first use (the pool preloads them)
 MAX_EXPANDED = 100 * 1024 * 1024  # a DOCX/XLSX expanding beyond this is refused (a zip bomb)
 MAX_TEXT = 200_000  # characters of text kept per file
 MAX_LINKS = 20  # attachments recorded per page
@@ -160,7 +162,8 @@ def _looks_like(data: bytes) -> str:
 
 
 def read_text(kind: str, data: bytes) -> str:
-    """The text of a checked file: PDF pages, DOCX paragraphs and tables, XLSX rows (cells joined with ``' | '``)."""
+    """The text of a checked file: PDF pages, DOCX paragraphs and tables, XLSX rows (cells joined with ``' | '``);
+    reading stops once MAX_TEXT characters are read (a 5 MB list costs no more than its first 200,000)."""
     try:
         text = _READERS[kind](data)
     except Refused:
@@ -175,17 +178,16 @@ def _pdf(data: bytes) -> str:
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(data))
-    return "\n".join(page.extract_text() or "" for page in reader.pages)
+    return _until_full(page.extract_text() or "" for page in reader.pages)
 
 
 def _docx(data: bytes) -> str:
     import docx
 
     document = docx.Document(io.BytesIO(data))
-    lines = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        lines += [" | ".join(cell.text.strip() for cell in row.cells if cell.text.strip()) for row in table.rows]
-    return "\n".join(lines)
+    rows = (" | ".join(cell.text.strip() for cell in row.cells if cell.text.strip())
+            for table in document.tables for row in table.rows)
+    return _until_full(itertools.chain((p.text for p in document.paragraphs), rows))
 
 
 def _xlsx(data: bytes) -> str:
@@ -193,15 +195,22 @@ def _xlsx(data: bytes) -> str:
 
     book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
-        lines = []
-        for sheet in book.worksheets:
-            for row in sheet.iter_rows(values_only=True):
-                cells = [str(v).strip() for v in row if v is not None and str(v).strip()]
-                if cells:
-                    lines.append(" | ".join(cells))
-        return "\n".join(lines)
+        rows = (" | ".join(str(v).strip() for v in row if v is not None and str(v).strip())
+                for sheet in book.worksheets for row in sheet.iter_rows(values_only=True))
+        return _until_full(rows)
     finally:
         book.close()
+
+
+def _until_full(parts: Iterable[str]) -> str:
+    """Join parts with newlines until MAX_TEXT characters are read; the rest is not read at all."""
+    out, size = [], 0
+    for part in parts:
+        out.append(part)
+        size += len(part) + 1
+        if size >= MAX_TEXT:
+            break
+    return "\n".join(out)
 
 
 _READERS = {"pdf": _pdf, "docx": _docx, "xlsx": _xlsx}

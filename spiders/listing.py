@@ -261,7 +261,8 @@ class ListingSpider(scrapy.Spider):
             response.url,
         )
         settings = crawl.source.attachments
-        files = []
+        files: list[dict[str, Any]] = []
+        wanted: list[tuple[dict[str, Any], Any, scrapy.Request]] = []
         for link in links:
             entry: dict[str, Any] = {"name": link.name, "url": link.url, "kind": link.kind, "status": "listed"}
             files.append(entry)
@@ -270,21 +271,24 @@ class ListingSpider(scrapy.Spider):
             request = self._request(crawl, link.url, NO_CALLBACK, (None, None), {"kind": "attachment", "link": link.url})
             request.meta["download_maxsize"] = settings.max_size
             request.headers["Referer"] = response.url
-            self.crawler.stats.inc_value(STAT("attachments_requested"))
-            try:
-                got = await self.crawler.engine.download_async(request)
-            except Exception as exc:  # noqa: BLE001 - classified and recorded; the article is stored without it
-                kind, message, _ = classify_failure(Failure(exc))
+            wanted.append((entry, link, request))
+        self.crawler.stats.inc_value(STAT("attachments_requested"), len(wanted))
+        # all at once: the downloader's per-source slot still keeps request.concurrency and request.delay
+        answers = await asyncio.gather(*(self.crawler.engine.download_async(r) for _, _, r in wanted), return_exceptions=True)
+        for (entry, link, _), got in zip(wanted, answers):
+            if isinstance(got, BaseException):
+                if not isinstance(got, Exception):
+                    raise got
+                kind, message, _ = classify_failure(Failure(got))
                 if kind == "too_large":
                     message = f"larger than attachments.max_size ({settings.max_size / 2**20:g} MB); not fetched"
                 entry.update(status="refused" if kind in ("too_large", "robots_disallowed") else "failed", error=message)
                 self._attachment_failed(crawl, response.url, link, kind, message, None, refused=entry["status"] == "refused")
-                continue
-            if got.status != 200:
+            elif got.status != 200:
                 entry.update(status="failed", error=f"HTTP {got.status}")
                 self._attachment_failed(crawl, response.url, link, f"http_{got.status}", f"HTTP {got.status}", got.status)
-                continue
-            entry.update(status="fetched", data=got.body)
+            else:
+                entry.update(status="fetched", data=got.body)
         return files
 
     def _attachment_failed(self, crawl: Any, page: str, link: Any, kind: str, message: str, status: int | None,

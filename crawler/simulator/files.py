@@ -101,7 +101,7 @@ def content(file: SimFile) -> bytes | str | None:
     return docx(notice_paragraphs(file.number))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=2048)
 def _xlsx(rows: tuple[tuple[str, ...], ...]) -> bytes:
     from openpyxl import Workbook
 
@@ -119,7 +119,7 @@ def xlsx(rows: list[list[str]]) -> bytes:
     return _xlsx(tuple(tuple(r) for r in rows))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=2048)
 def _pdf(lines: tuple[str, ...]) -> bytes:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
@@ -140,7 +140,7 @@ def pdf(lines: list[str]) -> bytes:
     return _pdf(tuple(lines))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=2048)
 def _docx(paragraphs: tuple[str, ...]) -> bytes:
     import docx
 

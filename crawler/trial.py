@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from scrapy.http import HtmlResponse
 
+from crawler import attachments
 from crawler.errors import ExtractionError
 from crawler.extract import extract
 from crawler.fetch import Refused, get
@@ -48,6 +49,7 @@ class TriedArticle:
     flags: list[str] = field(default_factory=list)
     first_lines: list[str] = field(default_factory=list)
     characters: int = 0
+    attachments: list[str] = field(default_factory=list)  # "name (kind, fetched | recorded only) URL"
     error: str | None = None
 
 
@@ -165,6 +167,12 @@ def _try_article(url: str, source: Source) -> TriedArticle:
     tried.author, tried.source_name, tried.flags = article.author, article.source_name, list(article.flags)
     lines = [line for line in article.body.split("\n") if line.strip()]
     tried.first_lines, tried.characters = lines[:3], len(article.body)
+    links = attachments.links_in(
+        ((a.attrib.get("href", ""), " ".join(a.xpath(".//text()").getall())) for a in response.xpath("//a[@href]")),
+        response.url) if attachments.mentions_files(response.text) else []
+    settings = source.attachments
+    tried.attachments = [f"{link.name} ({link.kind}, {'fetched' if settings.fetch and link.kind in settings.types else 'recorded only'}) "
+                         f"{link.url}" for link in links]
     return tried
 
 

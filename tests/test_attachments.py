@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import lxml.html
@@ -17,6 +16,7 @@ from crawler.simulator import files as simfiles
 from crawler.sources import load_source_file
 from storage import Store
 from tests.conftest import ROOT
+from tests.test_revisit import _age
 
 REAL_TRS = ROOT / "tests" / "data" / "realpages" / "trs" / "moe-gov-xxgk-t20240613_1135415.html"
 ALERTS = ("channels:\n  log: {url: 'json://127.0.0.1:9/', allow_private_targets: true}\n"
@@ -125,12 +125,6 @@ def test_attachments_are_read_stored_once_searched_matched_and_listed_in_alerts(
     assert f'<a href="{manifest[1]["url"]}">{target.files[1].name}</a>' in message.html
 
 
-def _age(cli, url: str, hours: float) -> None:
-    then = (datetime.now(timezone.utc) - timedelta(hours=hours)).isoformat(timespec="seconds")
-    with __import__("sqlite3").connect(cli.db) as conn:
-        conn.execute("UPDATE articles SET first_seen = ?, last_fetched = ? WHERE url = ?", (then, then, url))
-
-
 def test_a_replaced_pdf_is_one_changed_alert_that_names_it(sim, cli) -> None:
     (cli.config / "alerts.yaml").write_text(ALERTS, encoding="utf-8")
     notice = sim.publish("credit", notice=True)  # published now: inside the revisit window
@@ -193,3 +187,9 @@ def test_the_web_view_lists_the_attachments_with_their_state() -> None:
     cell = render_cell({}, json.dumps([{"name": "名单<1>.xlsx", "url": "http://x.cn/a.xlsx", "kind": "xlsx", "status": "refused",
                                         "error": "zip bomb?"}], ensure_ascii=False), "attachments", "articles", "crawler", None)
     assert '<a href="http://x.cn/a.xlsx">名单&lt;1&gt;.xlsx</a> (xlsx, refused: zip bomb?)' in cell
+
+
+def test_sources_try_lists_an_articles_attachments(sim, cli) -> None:
+    notice = sim.publish("credit", notice=True)  # the newest: among the articles the trial reads
+    shown = cli("sources", "try", "sim-credit", "--pages", "1").stdout
+    assert f"attachment: {notice.files[0].name} (xlsx, fetched) " in shown

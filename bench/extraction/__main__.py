@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.extraction              # needs the bench extra: pip install -e '.[bench]'
     .venv/bin/python -m bench.extraction --repeat 3   # more timing passes
+    .venv/bin/python -m bench.extraction --no-attachments   # without the attachment reading cost (bench/attachments.py)
 
 Extractors, each on the same pages:
   ours                       crawler.extract.extract (trafilatura + our Chinese-portal rules)
@@ -161,6 +162,7 @@ def _mean(values) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=2, help="timing passes (best one counts)")
+    parser.add_argument("--no-attachments", action="store_true", help="skip the attachment reading cost")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
 
@@ -227,6 +229,15 @@ def main() -> None:
         values = per_site[site]
         site_lines.append(f"| {site} | {len(values['ours'])} | " + " | ".join(f"{_mean(values[n]):.2f}" for n in EXTRACTORS) + " |")
     PER_SITE.write_text("\n".join(site_lines) + "\n", encoding="utf-8")
+    if not args.no_attachments:
+        from bench.attachments import crawl_share, reading
+        from bench.e2e import _become_subreaper
+
+        _become_subreaper()  # the extraction pool's CPU counts in the crawl's
+        lines += ["", "Attachment text (crawler.analysis.read_files), files of about 0.1 MB, best of "
+                  f"{args.repeat} (1 MB files: `python -m bench.attachments`):", "",
+                  *reading(args.repeat, scales={"xlsx": (100,), "pdf": (150,), "docx": (600,)}), "",
+                  *crawl_share(200)]
     append_result("Extraction: ours vs peers (bench.extraction)", lines, "bench.extraction")
 
 

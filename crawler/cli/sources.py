@@ -131,6 +131,8 @@ def _print_trial(trial) -> None:
         click.echo(f"  text:      {article.characters} characters")
         for line in article.first_lines:
             click.echo(f"  | {line[:120]}")
+        for entry in article.attachments:
+            click.echo(f"  attachment: {entry}")
     click.echo("")
     for problem in trial.problems:
         click.echo(f"problem: {problem}")

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.polling                    # 1,000 articles per portal, 500 daemon cycles
     .venv/bin/python -m bench.polling --articles 200 --cycles 50   # quicker
+    .venv/bin/python -m bench.polling --trace [--every 20]          # adaptive vs fixed polling on simulated time
 
 Part 1 — one poll cycle of the three simulated portals (`crawler crawl`, one process):
   * naive: the same crawl into an empty database (what a crawler without memory pays),
@@ -10,6 +11,8 @@ Part 1 — one poll cycle of the three simulated portals (`crawler crawl`, one p
   Requests and bytes come from the simulator's log, CPU seconds from the child's rusage.
 Part 2 — `crawler run` with 1-second intervals: resident memory of the daemon process
   (VmRSS, children excluded) after 10 poll cycles and after --cycles cycles.
+--trace — the trace-driven comparison of adaptive and fixed polling over simulated weeks of
+  publishing, and the cost of revisits (bench/trace.py, also `python -m bench.trace`).
 """
 
 from __future__ import annotations
@@ -73,6 +76,11 @@ def _runs(db: Path) -> int:
 
 
 def main() -> None:
+    if "--trace" in sys.argv[1:]:  # the other options are bench.trace's
+        from bench import trace
+
+        sys.argv.remove("--trace")
+        return trace.main()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=1000, help="articles per simulated portal")
     parser.add_argument("--cycles", type=int, default=500, help="daemon poll cycles for the memory figure")

@@ -100,11 +100,12 @@ class IngestPipeline:
         writer = self._writer_of(spider)
         if writer is None:
             return await self._process(spider, crawl, item)
-        writer.admit()  # released when stored or refused: the back-pressure middleware counts on it
+        units = 1 + sum(len(f.get("data") or b"") for f in item.attachments) // 2**20  # a page, and a unit per MB of files
+        writer.admit(units)  # released when stored or refused: the back-pressure middleware counts on it
         try:
             return await self._process(spider, crawl, item)
         finally:
-            writer.release()
+            writer.release(units)
 
     async def _process(self, spider: Any, crawl: Any, item: FetchedPage) -> FetchedPage:
         try:

@@ -14,8 +14,8 @@ seconds), so a crawl pays one commit for many articles. A job's result is delive
 only after its transaction committed: a page counts as stored when it is on disk, and
 a crash before that loses nothing that was acknowledged. Each job runs in a savepoint:
 one failing job does not undo the others. When the writer falls behind, ``admit`` /
-``release`` count the pages in the stage and ``room`` holds article downloads back
-(spiders.middlewares.Backpressure).
+``release`` count the pages in the stage (one more unit per MB of a page's attachments) and
+``room`` holds article downloads back (spiders.middlewares.Backpressure).
 """
 
 from __future__ import annotations
@@ -74,15 +74,16 @@ class BatchWriter:
         return await future
 
     # -- back-pressure (the reactor's thread only) ------------------------------------------------------
-    def admit(self) -> None:
-        """A page enters the ingest stage."""
-        self.backlog += 1
+    def admit(self, units: int = 1) -> None:
+        """A page enters the ingest stage; ``units``: what it weighs (a page with attachments counts one
+        more per MB of their bytes, so files in flight are bounded as pages are)."""
+        self.backlog += units
         if self.backlog >= self.high:
             self._event().clear()
 
-    def release(self) -> None:
-        """A page left it: stored, refused or failed."""
-        self.backlog -= 1
+    def release(self, units: int = 1) -> None:
+        """A page left it: stored, refused or failed (``units`` as admitted)."""
+        self.backlog -= units
         if self.backlog <= self.low:
             self._event().set()
 

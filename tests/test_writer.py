@@ -80,6 +80,21 @@ def test_back_pressure_holds_until_half_the_backlog_is_done(tmp_path: Path) -> N
     asyncio.run(main())
 
 
+def test_a_page_with_large_attachments_weighs_more(tmp_path: Path) -> None:
+    writer = BatchWriter(tmp_path / "c.db", backlog=40)
+
+    async def main() -> None:
+        writer.admit()
+        writer.admit(39)  # a page with 38 MB of attachments: the stage is full
+        waiting = asyncio.ensure_future(writer.room())
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        writer.release(39)
+        await asyncio.wait_for(waiting, 1)
+
+    asyncio.run(main())
+
+
 def test_a_full_disk_fails_the_whole_batch(tmp_path: Path) -> None:
     Store(tmp_path / "c.db").close()
     writer = BatchWriter(tmp_path / "c.db", window=0.2).start()

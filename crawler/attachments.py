@@ -103,9 +103,34 @@ def mentions_files(html: str) -> bool:
     return _MENTION.search(html) is not None
 
 
+_BLOCKS = {"p", "li", "td", "th", "dd", "dt", "div", "section", "ul", "ol", "table", "footer", "nav", "header", "body"}
+CHROME_LINKS = 3  # a file link beside this many links to pages (a footer's "广告刊例.pdf") is site chrome
+
+
 def find_links(tree: lxml.html.HtmlElement, base_url: str) -> list[Link]:
-    """The links to files on a parsed page (see links_in)."""
-    return links_in(((a.get("href") or "", a.text_content()) for a in tree.iter("a")), base_url)
+    """The links to files on a parsed page, less those in a block of page links (footer, menu: the
+    site's template, on every page), see links_in."""
+    anchors = []
+    for a in tree.iter("a"):
+        href, text = a.get("href") or "", a.text_content()
+        if kind_of(href.strip(), text) is not None and _in_link_list(a):
+            continue
+        anchors.append((href, text))
+    return links_in(anchors, base_url)
+
+
+def _in_link_list(a: lxml.html.HtmlElement) -> bool:
+    block = next((e for e in a.iterancestors() if isinstance(e.tag, str) and e.tag in _BLOCKS), None)
+    if block is None:
+        return False
+    pages = 0
+    for other in block.iter("a"):
+        href = (other.get("href") or "").strip()
+        if href and not href.startswith(("javascript:", "#", "mailto:")) and kind_of(href, other.text_content()) is None:
+            pages += 1
+            if pages >= CHROME_LINKS:
+                return True
+    return False
 
 
 def links_in(anchors: Iterable[tuple[str, str]], base_url: str) -> list[Link]:

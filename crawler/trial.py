@@ -167,9 +167,7 @@ def _try_article(url: str, source: Source) -> TriedArticle:
     tried.author, tried.source_name, tried.flags = article.author, article.source_name, list(article.flags)
     lines = [line for line in article.body.split("\n") if line.strip()]
     tried.first_lines, tried.characters = lines[:3], len(article.body)
-    links = attachments.links_in(
-        ((a.attrib.get("href", ""), " ".join(a.xpath(".//text()").getall())) for a in response.xpath("//a[@href]")),
-        response.url) if attachments.mentions_files(response.text) else []
+    links = attachments.find_links(response.selector.root, response.url) if attachments.mentions_files(response.text) else []
     settings = source.attachments
     tried.attachments = [f"{link.name} ({link.kind}, {'fetched' if settings.fetch and link.kind in settings.types else 'recorded only'}) "
                          f"{link.url}" for link in links]

@@ -256,10 +256,7 @@ class ListingSpider(scrapy.Spider):
         retries), within ``attachments.max_size``; a failure is recorded and the page is still stored."""
         if not attachments.mentions_files(response.text):
             return []
-        links = attachments.links_in(
-            ((a.attrib.get("href", ""), " ".join(a.xpath(".//text()").getall())) for a in response.xpath("//a[@href]")),
-            response.url,
-        )
+        links = attachments.find_links(response.selector.root, response.url)
         settings = crawl.source.attachments
         files: list[dict[str, Any]] = []
         wanted: list[tuple[dict[str, Any], Any, scrapy.Request]] = []

@@ -41,6 +41,17 @@ def test_links_on_a_real_trs_page_and_hanweb_download_links() -> None:
     assert not attachments.mentions_files("<p>详见 www.example.net 官网</p>")
 
 
+def test_a_file_link_among_the_sites_page_links_is_chrome_and_a_notices_own_files_are_not() -> None:
+    footer = lxml.html.document_fromstring(
+        "<div id='zoom'><p>附件：<a href='/f/名单.xlsx'>名单.xlsx</a></p></div>"
+        "<div class='footer'><a href='/about.html'>关于我们</a> | <a href='/map.html'>网站地图</a> | "
+        "<a href='/link.html'>友情链接</a> | <a href='/ad/2011gg.pdf'>广告刊例</a></div>")
+    assert [link.name for link in attachments.find_links(footer, "http://x.cn/")] == ["名单.xlsx"]
+    gold = lxml.html.document_fromstring((ROOT / "tests" / "data" / "goldset" / "e8847578-12f0-44cb-bdb7-4eec53c18ed1.html").read_bytes())
+    assert [(link.kind, link.url) for link in attachments.find_links(gold, "http://xxgk.jl.gov.cn/")] == [
+        ("pdf", "http://xxgk.jl.gov.cn/PDFfile/202201/8389416.pdf"), ("doc", "http://xxgk.jl.gov.cn/PDFfile/202201/8389416.doc")]
+
+
 def test_the_bytes_must_be_what_the_name_says_and_a_zip_must_not_explode() -> None:
     for kind, data in (("xlsx", simfiles.xlsx([["序号", "名称"], ["1", "枣庄某公司"]])), ("pdf", simfiles.pdf(["决定书"])),
                        ("docx", simfiles.docx(["通知"]))):

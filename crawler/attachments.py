@@ -33,7 +33,6 @@ import lxml.html
 # every type recorded; the text of the first three can be read (and only those are fetched)
 KINDS = ("pdf", "docx", "xlsx", "doc", "xls", "wps", "et", "ofd", "zip", "rar", "7z")
 READABLE = ("pdf", "docx", "xlsx")
-READERS = ("pypdf", "docx", "openpyxl")  # the libraries reading them, imported on first use (the pool preloads them)
 MAX_EXPANDED = 100 * 1024 * 1024  # a DOCX/XLSX expanding beyond this is refused (a zip bomb)
 MAX_TEXT = 200_000  # characters of text kept per file
 MAX_LINKS = 20  # attachments recorded per page

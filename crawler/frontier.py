@@ -204,6 +204,20 @@ class Frontier:
                 log.warning("worker %s is gone: %d request(s) it held are queued again", worker, len(taken) - before)
         return taken
 
+    def unheld(self) -> dict[tuple[int, str], bytes]:
+        """In-flight requests of open runs that no worker holds while the shared queue is empty: a worker
+        killed between popping a request and claiming it lost them. (run, field) -> request. A live
+        worker is in that state for a moment only; the caller takes what it sees twice, ``ttl`` apart."""
+        if self.redis.zcard(QUEUE):
+            return {}
+        claimed = {key.decode() for key in self.redis.hkeys(CLAIMS)}
+        found = {}
+        for run in self.open_runs():
+            for field, request in self.redis.hscan_iter(inflight_key(run)):
+                if claim_field(run, field.decode()) not in claimed:
+                    found[(run, field.decode())] = request
+        return found
+
     def push_message(self, kind: str, body: dict[str, Any]) -> None:
         self.redis.xadd(STREAM, {"t": kind, "d": json.dumps(body, ensure_ascii=False)})
 

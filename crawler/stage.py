@@ -17,7 +17,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from crawler import attachments
 from crawler.analysis import analyse
 from crawler.dedupe import Fingerprint, band_keys
 from crawler.identity import decider
@@ -46,7 +45,7 @@ class IngestStage:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")  # no fork of a threaded reactor
             # Extraction only, no Scrapy in the workers; the fork server and workers die with this crawl.
-            context.set_forkserver_preload(["crawler.forkserver_guard", "crawler.analysis", *attachments.READERS])
+            context.set_forkserver_preload(["crawler.forkserver_guard", "crawler.analysis"])
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=die_with_parent)
         return await asyncio.wrap_future(self._pool.submit(analyse, html, url, cleanup, files))
 

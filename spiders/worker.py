@@ -36,7 +36,7 @@ from crawler.models import FetchedPage
 from crawler.normalize import url_key
 from crawler.pipeline import IngestPipeline, article_record
 from crawler.sources import Source
-from spiders.listing import ListingSpider
+from spiders.listing import FileCache, ListingSpider
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ class RunContext:
         self.run_id = run_id
         self.start_netlocs = {urlsplit(u).netloc.lower() for u in source.start_urls}
         self._frontier = frontier
+        self.files = FileCache()  # attachments fetched in this run (ListingSpider._attachments)
 
     @property
     def paused_until(self) -> datetime | None:
@@ -104,6 +105,7 @@ class WorkerSpider(ListingSpider):
         scrapy.Spider.__init__(self, **kwargs)
         self.frontier: Frontier | None = None
         self._runs: dict[int, RunContext] = {}
+        self._unheld: dict[tuple[int, str], float] = {}  # in-flight requests no worker held, since when
         self._loop: LoopingCall | None = None
         self._ticks = 0
 
@@ -136,7 +138,7 @@ class WorkerSpider(ListingSpider):
             self.frontier.heartbeat(self.ttl)
             self._ticks += 1
             if self._ticks % 3 == 1:
-                for run, field, blob in self.frontier.orphans():
+                for run, field, blob in [*self.frontier.orphans(), *self._lost()]:
                     request = request_from_dict(pickle.loads(blob), spider=self)
                     log.info("queued again: %s (run %d, %s)", request.url, run, field)
                     self.crawler.engine.crawl(request)
@@ -145,6 +147,17 @@ class WorkerSpider(ListingSpider):
                     del self._runs[run]
         except redis.RedisError as exc:
             log.error("worker %s: Redis unreachable (%s); retrying", self.frontier.worker, exc)
+
+    def _lost(self) -> list[tuple[int, str, bytes]]:
+        """Requests no worker holds and the queue lacks, seen so at two ticks at least ``ttl`` apart
+        (a worker killed between popping and claiming them); queued again (a second copy is harmless)."""
+        now, seen = time.monotonic(), self.frontier.unheld()
+        lost = [(run, field, blob) for (run, field), blob in seen.items()
+                if now - self._unheld.get((run, field), now) >= self.ttl]
+        self._unheld = {key: self._unheld.get(key, now) for key in seen if key not in {(r, f) for r, f, _ in lost}}
+        if lost:
+            log.warning("%d request(s) held by no worker (one was killed while taking them) are queued again", len(lost))
+        return lost
 
     def closed(self, reason: str) -> None:
         if self._loop is not None and self._loop.running:

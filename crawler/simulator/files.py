@@ -33,13 +33,19 @@ class SimFile:
 
 
 def notice_files(number: int, stamp: str) -> list[SimFile]:
-    """The three attachments of generated notice ``number`` (``stamp``: its upload time, as Hanweb names files)."""
+    """The attachments of generated notice ``number`` (``stamp``: its upload time, as Hanweb names files): its
+    list, its decision, its notice, and the application form every notice links to."""
     return [
         SimFile(f"守信激励对象名单（第{number}批）.xlsx", f"/module/download/downfile.jsp?classid=0&filename={stamp}1.xlsx",
                 "xlsx", number=number),
         SimFile("行政处罚决定书.pdf", f"/picture/0/{stamp}2.pdf", "pdf", number=number),
         SimFile("关于公示信用修复结果的通知.docx", f"/picture/0/{stamp}3.docx", "docx", number=number),
+        FORM,  # the same form under the same URL on every notice
     ]
+
+
+FORM = SimFile("信用修复申请表.docx", "/picture/0/xyxf_sqb.docx", "docx", number=-1)
+FORM_LINES = ["信用修复申请表", "申请主体名称：", "统一社会信用代码：", "失信行为及处理情况：", "申请人（盖章）：    年  月  日"]
 
 
 def faulty_files(stamp: str) -> list[SimFile]:
@@ -94,6 +100,8 @@ def content(file: SimFile) -> bytes | str | None:
         return oversized_pdf()
     if file.fault == "bomb":
         return zip_bomb()
+    if file.number < 0:
+        return docx(FORM_LINES)
     if file.kind == "xlsx":
         return xlsx(xlsx_names(file.number, file.version))
     if file.kind == "pdf":

@@ -65,7 +65,7 @@ def _pdf_pages(count: int) -> bytes:
     return out.getvalue()
 
 
-SCALES = {"xlsx": (100, 1000), "pdf": (150, 1500), "docx": (600, 10000)}  # files of about 0.1 and 1 MB
+SCALES = {"xlsx": (100, 1000), "pdf": (150, 1500), "docx": (600, 3000)}  # files of about 0.1 and 1 MB (DOCX 0.4 MB: python-docx is slow to write more)
 
 
 def reading(repeat: int, scales: dict[str, tuple[int, ...]] = SCALES) -> list[str]:

@@ -51,8 +51,6 @@ def searched_text(article: Article) -> str:
     """What search reads of an article besides its title: the body, the notice header (发文字号…),
     and each attachment's name and text."""
     parts = [article.body, *(article.notice.lines() if article.notice else [])]
-    for entry in article.attachments:
-        parts.append(entry["name"])
-        if entry.get("sha256") in article.attachment_texts:
-            parts.append(article.attachment_texts[entry["sha256"]])
+    if article.attachments:
+        parts.append(attachments.text_of(article.attachments, article.attachment_texts))
     return "\n".join(parts)

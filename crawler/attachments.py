@@ -32,7 +32,6 @@ import lxml.html
 
 # every type recorded; the text of the first three can be read (and only those are fetched)
 KINDS = ("pdf", "docx", "xlsx", "doc", "xls", "wps", "et", "ofd", "zip", "rar", "7z")
-READABLE = ("pdf", "docx", "xlsx")
 MAX_EXPANDED = 100 * 1024 * 1024  # a DOCX/XLSX expanding beyond this is refused (a zip bomb)
 MAX_TEXT = 200_000  # characters of text kept per file
 MAX_LINKS = 20  # attachments recorded per page
@@ -75,10 +74,6 @@ class Attachment:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Attachment:
-        return cls(**{k: data.get(k) for k in ("name", "url", "kind", "status", "sha256", "size", "error")})
 
 
 def kind_of(url: str, text: str = "") -> str | None:
@@ -238,6 +233,17 @@ def _until_full(parts: Iterable[str]) -> str:
 
 
 _READERS = {"pdf": _pdf, "docx": _docx, "xlsx": _xlsx}
+
+
+def text_of(manifest: list[dict[str, Any]], texts: dict[str, str]) -> str:
+    """The names and texts of an article's attachments (``texts``: SHA-256 -> text), as search and
+    subscription keywords read them."""
+    parts = []
+    for entry in manifest:
+        parts.append(entry["name"])
+        if entry.get("sha256") in texts:
+            parts.append(texts[entry["sha256"]])
+    return "\n".join(parts)
 
 
 # -- change detection ---------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from scrapy.exceptions import DropItem
 
 from crawler.alerts.config import load_alerts
 from crawler.alerts.rules import make_router
-from crawler.analysis import searched_text
 from crawler.dedupe import Fingerprint
 from crawler.errors import ExtractionError
 from crawler.models import Article, FetchedPage
@@ -52,9 +51,7 @@ def article_record(article: Article, page: FetchedPage, role: str = "primary") -
         "notice": json.dumps(article.notice.as_dict(), ensure_ascii=False) if article.notice else None,
         "tables": json.dumps(article.tables, ensure_ascii=False) if article.tables else None,
         "attachments": json.dumps(article.attachments, ensure_ascii=False),  # "[]": none (NULL: stored before they were read)
-        # not columns of the article: each file's text (kept once by hash) and what search reads besides the body
-        "attachment_texts": article.attachment_texts,
-        "search_text": searched_text(article),
+        "attachment_texts": article.attachment_texts,  # not a column: each file's text, kept once by hash
     }
 
 

@@ -31,6 +31,7 @@ from twisted.internet.task import LoopingCall
 from twisted.python.failure import Failure
 
 from crawler import revisit
+from crawler.analysis import searched_text
 from crawler.frontier import QUEUE, Frontier, encode_signature, worker_key
 from crawler.models import FetchedPage
 from crawler.normalize import url_key
@@ -275,8 +276,10 @@ class WorkerPipeline(IngestPipeline):
         self.crawler.spider.frontier.complete(item.crawl["run"], item.crawl["field"])
 
     async def _keep(self, spider: Any, crawl: Any, item: FetchedPage, article: Any, identity: Any, index: Any) -> None:
+        # the ingester segments for search what the pool's index was made of (body, notice header, attachments)
+        record = {**article_record(article, item, crawl.source.role), "search_text": searched_text(article)}
         message = {
-            "run": crawl.run_id, "source": item.source, "record": article_record(article, item, crawl.source.role), "flags": article.flags,
+            "run": crawl.run_id, "source": item.source, "record": record, "flags": article.flags,
             "hash": identity.content_hash, "signature": encode_signature(identity.signature_bytes()),
             "shingles": identity.shingles,
         }

@@ -130,16 +130,6 @@ class Plan:
 
 
 
-def attachment_text(manifest: str | None, texts: dict[str, str]) -> str:
-    """The names and texts of an article's attachments, as subscription keywords read them."""
-    parts = []
-    for entry in json.loads(manifest or "[]"):
-        parts.append(entry["name"])
-        if entry.get("sha256") in texts:
-            parts.append(texts[entry["sha256"]])
-    return "\n".join(parts)
-
-
 def _chunks(items: list[str], size: int = 400) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -248,7 +238,7 @@ class ArticleQueries:
             stored_copy = decision.outcome == "duplicate" and decision.article_id != decision.duplicate_of
             if router is not None and (decision.outcome in ("new", "changed") or stored_copy):
                 article = {**values, "version": decision.version, "story_id": decision.story_id,
-                           "attachments_text": attachment_text(values["attachments"], record.get("attachment_texts") or {})}
+                           "attachment_texts": record.get("attachment_texts") or {}}
                 self._enqueue(db, router(source, decision, article, flags or []))
         return decision
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from crawler.alerts.config import AlertsConfig, Keywords, Subscription
+from crawler.attachments import text_of
 from crawler.dates import SHANGHAI
 from crawler.dedupe import fold
 
@@ -14,7 +16,7 @@ from crawler.dedupe import fold
 def keywords_match(rule: Keywords, title: str, body: str, attachments: str = "") -> bool:
     """Substring matching on the folded text (Simplified, no spaces or punctuation, lower case).
 
-    ``attachments``: the names and text of the article's attachments (storage.articles.attachment_text)."""
+    ``attachments``: the names and text of the article's attachments (crawler.attachments.text_of)."""
     parts = (("title", title), ("body", body), ("attachments", attachments))
     text = "".join(fold(part) for name, part in parts if name in rule.fields and part)
     words = lambda items: [fold(w) for w in items if fold(w)]  # noqa: E731
@@ -23,6 +25,11 @@ def keywords_match(rule: Keywords, title: str, body: str, attachments: str = "")
     if rule.all and not all(w in text for w in words(rule.all)):
         return False
     return not any(w in text for w in words(rule.none))
+
+
+def _attachments_text(article: dict[str, Any]) -> str:
+    manifest = article.get("attachments")
+    return text_of(json.loads(manifest), article.get("attachment_texts") or {}) if manifest else ""
 
 
 def _not_before(sub: Subscription, now: datetime) -> str:
@@ -59,8 +66,7 @@ def make_router(config: AlertsConfig) -> Callable[[str, Any, dict[str, Any], lis
                 continue
             if flags and not sub.include_flagged:
                 continue
-            if sub.keywords and not keywords_match(sub.keywords, article["title"], article["body"],
-                                                       article.get("attachments_text") or ""):
+            if sub.keywords and not keywords_match(sub.keywords, article["title"], article["body"], _attachments_text(article)):
                 continue
             for channel in sub.channels:
                 # an original's story id is its own id: the key of a "new" alert is what it always was

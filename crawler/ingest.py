@@ -172,7 +172,7 @@ class Ingester:
         if not pending:
             return
         try:
-            with self.store.write():  # each message's own write is a savepoint inside it
+            with self.store.batch(savepoints=False):  # any failure rolls the whole batch back: it is read again
                 for _, kind, data in pending:
                     self.apply(kind, data)
         except BaseException:  # nothing of the batch is stored or acknowledged: it is read again

@@ -15,7 +15,7 @@ class FetchedPage:
 
     source: str
     url: str
-    html: str
+    html: str = field(repr=False)  # a failed item is logged by its repr: one line, not the page
     encoding: str
     status: int = 200
     etag: str | None = None
@@ -23,7 +23,7 @@ class FetchedPage:
     list_url: str | None = None
     crawl: dict[str, Any] = field(default_factory=dict)  # which crawl it belongs to (Redis workers: run, source, field)
     # the page's attachments as fetched (crawler/attachments.py): name, url, kind, status, data (bytes) or error
-    attachments: list[dict[str, Any]] = field(default_factory=list)
+    attachments: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
 @dataclass

@@ -60,8 +60,19 @@ def store_article(store: Any, source: str, record: dict[str, Any], identity: Fin
                   flags: list[str], router: Any, index: tuple[str, str] | None = None) -> Any:
     """The one ingest call, for a crawl in one process (the writer thread) and for the Redis ingester:
     the identity decision, versions, search index and alert outbox rows of one page, in one transaction
-    (a savepoint of the caller's batch)."""
-    return store.ingest(
-        source, record, identity, decider(source, record, identity, flags=flags),
-        run_id=run_id, flags=flags, band_keys_of=band_keys, router=router, index=index,
-    )
+    (a savepoint of the caller's batch): an article is never stored without its alerts, nor alerted twice."""
+    with store.write():
+        decision = store.ingest(source, record, identity, decider(source, record, identity, flags=flags),
+                                run_id=run_id, flags=flags, band_keys_of=band_keys, index=index)
+        if router is not None and alerts_for(decision):
+            article = {**record, "content_hash": identity.content_hash, "url_key": record.get("url_key") or record["url"],
+                       "attachments": decision.attachments, "version": decision.version, "story_id": decision.story_id,
+                       "attachment_texts": record.get("attachment_texts") or {}}
+            store.enqueue(router(source, decision, article, flags))
+    return decision
+
+
+def alerts_for(decision: Any) -> bool:
+    """A new article, an edit, and a copy stored as a row of its own (the router decides who hears of it)."""
+    stored_copy = decision.outcome == "duplicate" and decision.article_id != decision.duplicate_of
+    return decision.outcome in ("new", "changed") or stored_copy

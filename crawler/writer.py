@@ -12,8 +12,9 @@ The reactor only hands jobs over; the identity decision, the search index and th
 SQLite commit run here, one transaction per batch (up to ``batch`` jobs or ``window``
 seconds), so a crawl pays one commit for many articles. A job's result is delivered
 only after its transaction committed: a page counts as stored when it is on disk, and
-a crash before that loses nothing that was acknowledged. Each job runs in a savepoint:
-one failing job does not undo the others. When the writer falls behind, ``admit`` /
+a crash before that loses nothing that was acknowledged. One failing job does not undo the
+others: the batch is then rolled back and redone with a savepoint per job (savepoints for
+every batch would cost about a fifth of each write). When the writer falls behind, ``admit`` /
 ``release`` count the pages in the stage (one more unit per MB of a page's attachments) and
 ``room`` holds article downloads back (spiders.middlewares.Backpressure).
 """
@@ -155,17 +156,13 @@ class BatchWriter:
         return jobs, False
 
     def _commit(self, store: Store, jobs: list[Any]) -> None:
-        results: list[tuple[Any, Any, Any, BaseException | None]] = []
         began = time.monotonic()
         try:
-            with store.write():
-                for job, loop, future in jobs:
-                    try:
-                        results.append((loop, future, job(store), None))
-                    except Exception as exc:  # noqa: BLE001 - handed back to the job's caller
-                        if isinstance(exc, StorageFull) or disk_full(exc):
-                            raise  # the whole batch: the outer transaction rolls back and says so
-                        results.append((loop, future, None, exc))
+            try:  # the common case, every page stores: one transaction, no savepoint per page
+                results = self._apply(store, jobs, savepoints=False)
+            except _PageFailed:  # again, each page in a savepoint: only the failed page is left out
+                log.debug("a page of a batch of %d failed: storing them one savepoint each", len(jobs))
+                results = self._apply(store, jobs, savepoints=True)
             self.commits += 1
             self.jobs += len(jobs)
             log.debug("committed %d page(s) in %.3fs", len(jobs), time.monotonic() - began)
@@ -177,6 +174,25 @@ class BatchWriter:
                 loop.call_soon_threadsafe(_settle, future, value, error)
             except RuntimeError:  # the crawl's loop is gone (killed mid-batch): nobody waits for it
                 pass
+
+    @staticmethod
+    def _apply(store: Store, jobs: list[Any], *, savepoints: bool) -> list[tuple[Any, Any, Any, BaseException | None]]:
+        results: list[tuple[Any, Any, Any, BaseException | None]] = []
+        with store.batch(savepoints=savepoints):
+            for job, loop, future in jobs:
+                try:
+                    results.append((loop, future, job(store), None))
+                except Exception as exc:  # noqa: BLE001 - handed back to the job's caller
+                    if isinstance(exc, StorageFull) or disk_full(exc):
+                        raise  # the whole batch: the outer transaction rolls back and says so
+                    if not savepoints:
+                        raise _PageFailed() from exc  # the batch rolls back, to be redone page by page
+                    results.append((loop, future, None, exc))
+        return results
+
+
+class _PageFailed(Exception):
+    """A page of a batch stored without savepoints failed."""
 
 
 def _settle(future: asyncio.Future, value: Any, error: BaseException | None) -> None:

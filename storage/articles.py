@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from storage import fts
@@ -48,6 +48,7 @@ class Decision:
     story_id: int | None = None  # the id of the story's first copy (alerts are keyed by it)
     promoted: bool = False  # the page became its story's representative
     version: int = 1  # the article's version after this decision
+    attachments: str | None = None  # the attachment manifest stored with it (JSON)
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,6 @@ class ArticleQueries:
         run_id: int | None = None,
         flags: list[str] | None = None,
         band_keys_of: Callable[[bytes], list[int]] | None = None,
-        router: Callable[[str, Decision, dict[str, Any], list[str]], list[dict[str, Any]]] | None = None,
         index: tuple[str, str] | None = None,
     ) -> Decision:
         """Store a fetched article as ``decide`` says, in one transaction (a savepoint inside a batch).
@@ -200,9 +200,7 @@ class ArticleQueries:
         (:class:`Known`) and look-ups for the rest (:class:`Lookups`) and returns a
         :class:`Plan`; this method only carries it out. ``band_keys_of`` turns a stored
         signature back into its band keys, so that a changed article's old index entries
-        can be removed by key. ``router`` turns the decision into outbox rows, written in
-        the same transaction: an article is never stored without its alerts, nor alerted
-        twice. ``index``: the title and body as segmented for search (``fts.index_text``),
+        can be removed by key. ``index``: the title and body as segmented for search (``fts.index_text``),
         when the caller computed them already (the crawl does, in its extraction pool).
         """
         missing = [name for name in ("url", "title", "body") if not record.get(name)]
@@ -235,12 +233,7 @@ class ArticleQueries:
                 "INSERT INTO decisions (run_id, source, url, article_id, decision, detail, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(run_id, source, values["url"], decision.article_id, outcome, detail, now) for outcome, detail in rows],
             )
-            stored_copy = decision.outcome == "duplicate" and decision.article_id != decision.duplicate_of
-            if router is not None and (decision.outcome in ("new", "changed") or stored_copy):
-                article = {**values, "version": decision.version, "story_id": decision.story_id,
-                           "attachment_texts": record.get("attachment_texts") or {}}
-                self._enqueue(db, router(source, decision, article, flags or []))
-        return decision
+        return replace(decision, attachments=values["attachments"])
 
     @staticmethod
     def _known(db, values: dict[str, Any]) -> Known:

@@ -16,6 +16,13 @@ from storage.clock import utcnow
 class OutboxQueries:
     """Mixed into :class:`storage.Store`; relies on its ``db`` and ``write``."""
 
+    def enqueue(self, rows: list[dict[str, Any]]) -> int:
+        """Queue outbox rows (inside a caller's transaction: with the article they alert about)."""
+        if not rows:
+            return 0
+        with self.write() as db:
+            return self._enqueue(db, rows)
+
     @staticmethod
     def _enqueue(db, rows: list[dict[str, Any]]) -> int:
         """Insert outbox rows inside the caller's transaction; an existing key is never queued twice."""

@@ -19,15 +19,18 @@ reactor is fresh each time, and the daemon's memory stays flat.
 * SIGTERM/SIGINT: no crawl starts any more; running crawls are told to stop at
   once and killed after ``grace`` seconds; exit 0. A crawl cut off (timeout,
   kill -9) is recorded as interrupted on the next start.
+
+The parts: this module starts polls and stops; crawler/schedule.py says when
+(triggers, first runs, back-off), crawler/polls.py records what a poll did,
+crawler/delivery.py sends alerts and prunes, crawler/watcher.py follows config/,
+crawler/workers.py queues polls on Redis and runs the ingest thread.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -38,19 +41,18 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from crawler import schedule
+from crawler.delivery import Delivery
 from crawler.metrics import Metrics, MetricsServer
-from crawler.sources import Source
+from crawler.polls import PollRecorder
+from crawler.schedule import SHANGHAI
 from crawler.watcher import ConfigWatcher
 from storage import Store
 
 log = logging.getLogger("crawler.daemon")
-SHANGHAI = timezone(timedelta(hours=8))
-MAX_BACKOFF = timedelta(hours=6)
 
 
 def _utcnow() -> datetime:
@@ -101,31 +103,30 @@ class Daemon:
         self._lock = threading.RLock()  # also taken by the signal handler, in the main thread
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._job_keys: dict[str, str] = {}  # source name -> schedule fingerprint
-        self._seen_run: dict[str, int] = {}  # last crawl_runs id turned into metrics, per source
         self._started = _utcnow()
         self.metrics = Metrics()
         self.http: MetricsServer | None = None
-        self.frontier = None  # crawler.frontier.Frontier when scaling out on Redis
-        self._polls: dict[int, datetime] = {}  # open run on the workers -> when it was queued
-        self._ingest_thread: threading.Thread | None = None
         self.scheduler = BackgroundScheduler(
             timezone=SHANGHAI,
             executors={"default": ThreadPoolExecutor(self.options.max_parallel)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": self.options.misfire_grace},
         )
+        self.recorder = PollRecorder(self.db_path, self.config, self.metrics, self.scheduler)
+        self.delivery = Delivery(self.db_path, self.config, self.metrics)
+        self.redis = None  # crawler.workers.RedisPolls when scaling out on Redis
 
     # -- main loop ---------------------------------------------------------------------------
     def run(self) -> int:
         keep: set[int] = set()
         if self.options.redis_url:
-            from crawler.frontier import Frontier
+            from crawler.workers import RedisPolls
 
-            self.frontier = Frontier(self.options.redis_url)
-            keep = set(self.frontier.open_runs())  # the workers are still at them; the ingester finishes them
+            self.redis = RedisPolls(self.options.redis_url, self.db_path, self.config_dir, self.snapshot_dir,
+                                    crawl_timeout=self.options.crawl_timeout, on_end=self._poll_ended)
+            keep = self.redis.open_runs()
         with Store(self.db_path) as store:
             interrupted = store.mark_interrupted_runs(keep=keep)
-            for run in store.runs(limit=1000):
-                self._seen_run.setdefault(run["source"], run["id"])
+            self.recorder.seen(store.runs(limit=1000))
         if interrupted:
             log.warning("recorded %d crawl run(s) cut off by the last shutdown as interrupted", interrupted)
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
@@ -133,14 +134,13 @@ class Daemon:
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, lambda *_: self._reload_requested.set())
         self.reload(startup=True)
-        self.scheduler.add_job(self.housekeeping, IntervalTrigger(hours=6), id="__housekeeping__",
+        self.scheduler.add_job(self.delivery.housekeeping, IntervalTrigger(hours=6), id="__housekeeping__",
                                next_run_time=datetime.now(SHANGHAI) + timedelta(minutes=1))
-        self.scheduler.add_job(self.deliver, IntervalTrigger(seconds=self.options.deliver_every), id="__deliver__",
-                               next_run_time=datetime.now(SHANGHAI))
+        self.scheduler.add_job(self.delivery.deliver, IntervalTrigger(seconds=self.options.deliver_every),
+                               id="__deliver__", next_run_time=datetime.now(SHANGHAI))
         self.scheduler.start()
-        if self.frontier is not None:
-            self._ingest_thread = threading.Thread(target=self._ingest, name="ingest", daemon=True)
-            self._ingest_thread.start()
+        if self.redis is not None:
+            self.redis.start(self._stop.is_set, self._stop.set)
         if self.options.http:
             self.http = MetricsServer(self.metrics, self.health, *self.options.http).start()
             log.info("metrics on %s/metrics, health on %s/healthz", self.http.address, self.http.address)
@@ -175,7 +175,7 @@ class Daemon:
             "alerts_dead": outbox.get("dead", 0),
             "sources": sorted(self._job_keys),
             "crawls_running": running,
-            "polls_on_workers": len(self._polls),  # open runs queued on Redis workers (scale-out)
+            "polls_on_workers": len(self.redis.polls) if self.redis else 0,  # open runs queued on Redis workers
             "config_errors": self.config.config_errors,
         }
 
@@ -197,25 +197,13 @@ class Daemon:
                 log.warning("%s: crawl still running %.0fs after the stop request; killing it", name, self.options.grace)
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait()
-        if self._ingest_thread is not None:
-            self._ingest_thread.join(timeout=max(1.0, deadline - time.monotonic()))
+        if self.redis is not None:
+            self.redis.join(timeout=max(1.0, deadline - time.monotonic()))
         with Store(self.db_path) as store:
             store.mark_interrupted_runs(reason="shutdown")
         log.info("daemon stopped")
 
     # -- configuration -------------------------------------------------------------------------
-    def deliver(self) -> None:
-        """Send due alerts (a job of its own, and after every crawl)."""
-        dispatcher = self.config.dispatcher
-        if dispatcher is None:
-            return
-        with Store(self.db_path) as store:
-            for outcome, count in dispatcher.deliver_due(store).items():
-                self.metrics.alerts_sent.labels(outcome).inc(count)
-            counts = store.outbox_counts()
-        for status in ("pending", "sent", "dead"):
-            self.metrics.outbox.labels(status).set(counts.get(status, 0))
-
     def reload(self, startup: bool = False) -> None:
         """Apply added, changed and removed source files (and a changed alerts.yaml)."""
         self.config.reload_alerts()
@@ -232,29 +220,19 @@ class Daemon:
         with Store(self.db_path) as store:
             states = store.schedule_state()
         for index, (name, source) in enumerate(sorted(wanted.items())):
-            key = _fingerprint(source)
+            key = schedule.fingerprint(source)
             if self._job_keys.get(name) == key:
                 continue
-            first = self._first_run(source, states.get(name), index if startup else 0)
-            trigger = _trigger(source)
+            first = schedule.first_run(source, states.get(name), _utcnow(), spread=self.options.startup_spread,
+                                       index=index if startup else 0)
+            trigger = schedule.trigger(source)
             if name in self._job_keys:
                 self.scheduler.reschedule_job(name, trigger=trigger)
-                log.info("%s: schedule changed to %s", name, _describe(source))
+                log.info("%s: schedule changed to %s", name, schedule.describe(source))
             else:
                 self.scheduler.add_job(self.crawl_job, trigger, args=[name], id=name, name=name, next_run_time=first)
-                log.info("%s: scheduled %s, first run %s", name, _describe(source), first.isoformat(timespec="seconds"))
+                log.info("%s: scheduled %s, first run %s", name, schedule.describe(source), first.isoformat(timespec="seconds"))
             self._job_keys[name] = key
-
-    def _first_run(self, source: Source, state: dict | None, index: int) -> datetime:
-        now = datetime.now(SHANGHAI)
-        spread = min(self.options.startup_spread, _interval_seconds(source))
-        if state and state.get("last_run_at"):
-            learned = state.get("interval_seconds") if _adaptive(source) else None  # kept across the restart
-            due = datetime.fromisoformat(state["last_run_at"]).astimezone(SHANGHAI) + timedelta(
-                seconds=learned or _interval_seconds(source))
-            if due > now:
-                return due
-        return now + timedelta(seconds=random.uniform(0, spread) if index else 0)
 
     # -- jobs ------------------------------------------------------------------------------------
     def crawl_job(self, name: str) -> None:
@@ -267,8 +245,10 @@ class Daemon:
             log.info("%s: backing off until %s after %d failure(s): %s", name, backoff, state.get("failures", 0), state.get("last_error"))
             return
         started = _utcnow()
-        if self.frontier is not None:
-            self._queue_poll(name, started)
+        if self.redis is not None:
+            source = self.config.source(name)
+            if source is not None:
+                self.redis.queue(source, started)
             return
         command = [sys.executable, "-m", "crawler", "--config", str(self.snapshot_dir.parent), "--db", str(self.db_path), "crawl", name]
         with self._lock:  # no crawl starts once shutdown has begun
@@ -280,10 +260,10 @@ class Daemon:
         try:
             code = proc.wait(timeout=self.options.crawl_timeout)
             error = None if code == 0 else f"crawl exited with status {code}"
-            if code == 1 and self._portal_answered(name, started):
+            if code == 1 and self.recorder.portal_answered(name, started):
                 error = None  # some pages failed, the portal is up: no back-off (they are fetched again next poll)
         except subprocess.TimeoutExpired:
-            self._terminate(proc)
+            _terminate(proc)
             code, error = -1, f"crawl timed out after {self.options.crawl_timeout:.0f}s"
             log.error("%s: %s; stopped", name, error)
         finally:
@@ -292,148 +272,21 @@ class Daemon:
         if self._stop.is_set():  # stopped by the shutdown: not a failure of the portal; delivery resumes at restart
             log.info("%s: crawl stopped by the shutdown (exit status %s); what it stored is kept", name, code)
             return
-        self._record(name, started, error)
-        self.deliver()
+        self._poll_ended(name, started, error)
 
-    # -- scale-out on Redis ------------------------------------------------------------------------
-    def _queue_poll(self, name: str, started: datetime) -> None:
-        """Queue a poll for the workers; it is recorded when the ingester sees it finish (or time out)."""
-        from spiders.worker import open_poll
+    def _poll_ended(self, name: str, started: datetime, error: str | None) -> None:
+        self.recorder.record(name, started, error)
+        self.delivery.deliver()
 
-        source = self.config.source(name)
-        try:
-            if any(info["source"] == name for info in self.frontier.open_runs().values()):
-                log.info("%s: the last poll is still running on the workers; this one is skipped", name)
-                return
-            with Store(self.db_path) as store:
-                run = open_poll(self.frontier, store, source, str(self.snapshot_dir / f"{name}.yaml"))
-        except Exception as exc:  # noqa: BLE001 - Redis down: a failed poll, retried with back-off
-            log.error("%s: could not queue the poll in Redis: %s", name, exc)
-            self._record(name, started, f"could not queue the poll in Redis: {exc}")
-            return
-        self._polls[run] = started
-        log.info("%s: poll queued for the workers (run %d)", name, run)
 
-    def _ingest(self) -> None:
-        from crawler.ingest import Ingester
-
-        ingester = Ingester(self.frontier, self.db_path, self.config_dir, crawl_timeout=self.options.crawl_timeout,
-                            on_run_end=self._run_ended)
-        try:
-            ingester.run(self._stop.is_set)
-        except Exception:  # noqa: BLE001
-            log.exception("the ingester stopped; stopping the daemon")
-            self._stop.set()
-        finally:
-            ingester.close()
-
-    def _run_ended(self, name: str, run: int, error: str | None) -> None:
-        self._record(name, self._polls.pop(run, _utcnow()), error)
-        self.deliver()
-
-    def _portal_answered(self, name: str, started: datetime) -> bool:
-        """Did the last crawl of ``name`` get any page (200 or 304) from the portal?"""
-        with Store(self.db_path) as store:
-            runs = store.runs(source=name, limit=1)
-        if not runs or runs[0]["started_at"] < started.isoformat(timespec="seconds"):
-            return False
-        return (runs[0]["pages_fetched"] or 0) + (runs[0]["not_modified"] or 0) > 0
-
-    def _record(self, name: str, started: datetime, error: str | None) -> None:
-        with Store(self.db_path) as store:
-            if error and "timed out" in error:
-                store.mark_interrupted_runs(name, reason="timeout")
-                store.record_error(run_id=None, source=name, url="", kind="crawl_timeout", message=error)
-            state = store.schedule_state(name).get(name, {})
-            failures = (state.get("failures") or 0) + 1 if error else 0
-            backoff = None
-            if failures >= 2:
-                source = self.config.source(name)
-                base = _interval_seconds(source) if source else 60.0
-                delay = min(timedelta(seconds=base * 2 ** (failures - 1)), MAX_BACKOFF)
-                backoff = (_utcnow() + delay).isoformat(timespec="seconds")
-            # The crawl itself may have paused the source (429/503 with Retry-After): keep the later time.
-            asked = state.get("backoff_until")
-            if asked and datetime.fromisoformat(asked) > _utcnow() and (backoff is None or asked > backoff):
-                backoff = asked
-                error = error or "the portal asked us to wait (Retry-After)"
-            for run in reversed(store.runs(source=name, limit=20)):
-                if run["id"] > self._seen_run.get(name, 0) and run["status"] != "running":
-                    self.metrics.observe_run(run, store.errors(run_id=run["id"], limit=10_000))
-                    self._seen_run[name] = run["id"]
-            self.metrics.failure_streak.labels(name).set(failures)
-            self._check_health(store, name, failures)
-            adapted = self._adapt(store, name, started, state)
-            job = self.scheduler.get_job(name)
-            store.save_schedule_state(
-                name,
-                last_run_at=started.isoformat(timespec="seconds"),
-                last_status="ok" if not error else "failed",
-                failures=failures,
-                backoff_until=backoff,
-                last_error=error,
-                next_run_at=job.next_run_time.isoformat(timespec="seconds") if job and job.next_run_time else None,
-                **adapted,
-            )
-
-    def _adapt(self, store: Store, name: str, started: datetime, state: dict) -> dict[str, object]:
-        """Adaptive polling: the next poll of an ``every`` source follows its publishing rhythm
-        (crawler/rhythm.py), learned from its stored articles; the interval and its reason are kept
-        in the schedule state (a restart starts from them) and shown by ``crawler status``."""
-        from crawler.rhythm import HISTORY, Rhythm, publication_times
-
-        source = self.config.source(name)
-        if source is None or not _adaptive(source):
-            return {"interval_seconds": None, "interval_reason": None}
-        now = _utcnow()
-        rows = store.recent_articles(name, (now - HISTORY).isoformat(timespec="seconds"))
-        rhythm = Rhythm.learn(publication_times([(first, published) for _url, first, _fetched, published in rows]), now)
-        interval, reason = rhythm.interval(source.schedule.every, now)
-        jitter = timedelta(seconds=random.uniform(0, source.schedule.jitter.total_seconds()))
-        at = max(started + interval + jitter, now + timedelta(seconds=1)).astimezone(SHANGHAI)
-        try:
-            self.scheduler.modify_job(name, next_run_time=at)
-        except JobLookupError:  # unscheduled meanwhile
-            pass
-        if reason != state.get("interval_reason"):
-            log.info("%s: polling every %s (%s)", name, _short(interval), reason)
-        return {"interval_seconds": round(interval.total_seconds(), 1), "interval_reason": reason}
-
-    def _check_health(self, store: Store, name: str, failures: int) -> None:
-        """Operators' alerts: one when a source problem starts, one when it ends."""
-        from crawler.alerts.health import conditions, ops_rows
-
-        source = self.config.source(name)
-        config = self.config.alerts_config()
-        if source is None:
-            return
-        threshold = config.ops.failures if config.ops else 3
-        found = conditions(store, source, failures, threshold)
-        for condition, started, detail in store.health_transitions(name, found, ops_rows(config, source)):
-            if started:
-                log.warning("%s: source problem %s: %s", name, condition, detail)
-            else:
-                log.info("%s: source recovered from %s", name, condition)
-
-    @staticmethod
-    def _terminate(proc: subprocess.Popen[bytes]) -> None:
-        """SIGTERM the crawl's process group, SIGKILL it if it lingers."""
-        _signal_group(proc, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc, signal.SIGKILL)
-            proc.wait()
-
-    def housekeeping(self) -> None:
-        now = _utcnow()
-        with Store(self.db_path) as store:
-            errors, runs = store.prune(
-                errors_before=(now - timedelta(days=30)).isoformat(timespec="seconds"),
-                runs_before=(now - timedelta(days=90)).isoformat(timespec="seconds"),
-            )
-        if errors or runs:
-            log.info("housekeeping: pruned %d fetch errors and %d crawl runs", errors, runs)
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the crawl's process group, SIGKILL it if it lingers."""
+    _signal_group(proc, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
@@ -441,41 +294,3 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
         os.killpg(proc.pid, sig)
     except ProcessLookupError:
         pass
-
-
-def _adaptive(source: Source) -> bool:
-    return source.schedule.every is not None and source.schedule.adaptive
-
-
-def _short(interval: timedelta) -> str:
-    minutes = interval.total_seconds() / 60
-    return f"{minutes:.0f}m" if minutes >= 1 else f"{interval.total_seconds():.0f}s"
-
-
-def _interval_seconds(source: Source) -> float:
-    if source.schedule.every is not None:
-        return source.schedule.every.total_seconds()
-    return 3600.0
-
-
-def _trigger(source: Source):
-    jitter = int(source.schedule.jitter.total_seconds()) or None
-    if source.schedule.cron:
-        return CronTrigger(**_cron_fields(source.schedule.cron), timezone=SHANGHAI, jitter=jitter)
-    return IntervalTrigger(seconds=_interval_seconds(source), jitter=jitter, timezone=SHANGHAI)
-
-
-def _cron_fields(expression: str) -> dict[str, str]:
-    minute, hour, day, month, day_of_week = expression.split()
-    return {"minute": minute, "hour": hour, "day": day, "month": month, "day_of_week": day_of_week}
-
-
-def _describe(source: Source) -> str:
-    schedule = source.schedule
-    if schedule.cron:
-        return f"cron '{schedule.cron}'"
-    return f"every {schedule.every}" + (" (adaptive: every/4 .. every*4)" if schedule.adaptive else "")
-
-
-def _fingerprint(source: Source) -> str:
-    return hashlib.sha1(source.schedule.model_dump_json().encode()).hexdigest()

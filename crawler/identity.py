@@ -2,7 +2,7 @@
 
 A pure function of what storage hands it (the stored row, the canonical and exact-text
 matches, near-duplicate candidates) and the page's fingerprint; ``storage`` carries out
-the :class:`storage.articles.Plan` it returns, in the same transaction.
+the :class:`storage.records.Plan` it returns, in the same transaction.
 
 In order:
 
@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 from crawler import attachments
 from crawler.dedupe import Fingerprint, make_matcher, unified_diff
-from storage.articles import Copy, Known, Lookups, Plan
+from storage.records import Copy, Known, Lookups, Plan
 
 __all__ = ["Rank", "decide", "decider"]
 

@@ -1,4 +1,4 @@
-"""Articles: storing what the identity decision chose (new / changed / duplicate / unchanged), and look-ups.
+"""Articles: storing what the identity decision chose (new / changed / duplicate / unchanged).
 
 ``ingest`` asks the decision and writes in one ``BEGIN IMMEDIATE`` transaction, so
 two crawls running at once can never both store the same article as new. The policy
@@ -10,14 +10,15 @@ stored and carries out their :class:`Plan`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
-from typing import Any, Literal, Protocol
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 from storage import fts
 from storage.clock import utcnow
+from storage.records import Decision, Identity, Known, Lookups, Plan, StoredArticle
 
-Outcome = Literal["new", "changed", "duplicate", "unchanged"]
+__all__ = ["ARTICLE_FIELDS", "ArticleWrites", "Decision", "Known", "Lookups", "Plan", "StoredArticle"]
 
 MAX_CANDIDATES = 64  # near-duplicate candidates read per article (the matcher checks 20 exactly)
 
@@ -28,158 +29,8 @@ ARTICLE_FIELDS = (
 )
 
 
-class Identity(Protocol):
-    content_hash: str
-    shingles: int
-
-    @property
-    def band_keys(self) -> list[int]: ...
-
-    def signature_bytes(self) -> bytes: ...
-
-
-@dataclass(frozen=True)
-class Decision:
-    outcome: Outcome
-    article_id: int
-    detail: str = ""
-    duplicate_of: int | None = None
-    diff: str | None = None
-    story_id: int | None = None  # the id of the story's first copy (alerts are keyed by it)
-    promoted: bool = False  # the page became its story's representative
-    version: int = 1  # the article's version after this decision
-    attachments: str | None = None  # the attachment manifest stored with it (JSON)
-
-
-@dataclass(frozen=True)
-class Copy:
-    """How a stored copy ranks as its story's representative (crawler/identity.py ranks)."""
-
-    id: int
-    source: str
-    source_role: str | None
-    flags: list[str]
-    published_at: str | None
-    first_seen: str
-
-
-@dataclass(frozen=True)
-class StoredArticle:
-    """The stored row of a page's URL (or of its URL key)."""
-
-    id: int
-    content_hash: str
-    title: str
-    body: str
-    version: int | None
-    duplicate_of: int | None
-    attachments: str | None = None  # the manifest of its attachments (JSON), None before they were read
-
-
-@dataclass(frozen=True)
-class Known:
-    """What the database holds about a fetched page, for the identity decision."""
-
-    stored: StoredArticle | None  # the page's URL is stored
-    canonical_match: int | None  # not stored, but its canonical URL is (article id)
-    same_text: tuple[int, str] | None  # an original article with the same content hash: (id, source)
-
-
-class Lookups:
-    """Further questions the decision may ask, inside the same transaction."""
-
-    def __init__(self, db: Any, candidates: Callable[[Any, list[int]], list[tuple[int, bytes, int]]]):
-        self._db, self._candidates = db, candidates
-
-    def near_candidates(self, band_keys: list[int]) -> list[tuple[int, bytes, int]]:
-        """(article id, MinHash signature bytes, shingle count) of originals sharing an LSH band."""
-        return self._candidates(self._db, band_keys)
-
-    def body(self, article_id: int) -> str:
-        return self._db.execute("SELECT body FROM articles WHERE id = ?", [article_id]).fetchone()[0]
-
-    def copy(self, article_id: int) -> Copy:
-        row = self._db.execute(
-            "SELECT id, source, source_role, flags, published_at, first_seen FROM articles WHERE id = ?", [article_id]
-        ).fetchone()
-        return Copy(row[0], row[1], row[2], json.loads(row[3] or "[]"), row[4], row[5])
-
-    def original_with_hash(self, content_hash: str, excluding: int) -> int | None:
-        row = self._db.execute(
-            "SELECT id FROM articles WHERE content_hash = ? AND duplicate_of IS NULL AND id != ?", [content_hash, excluding]
-        ).fetchone()
-        return row[0] if row else None
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What to store for a page, as the identity decision (crawler/identity.py) chose.
-
-    ``touch``: the stored article, unchanged; ``revise``: a new version of it (``diff``);
-    ``alias``: the URL is another name of ``article_id``; ``insert``: a new row, an original
-    or (``duplicate_of``) a copy of another article.
-    """
-
-    action: Literal["touch", "revise", "alias", "insert"]
-    article_id: int | None = None
-    duplicate_of: int | None = None
-    detail: str = ""
-    reason: str = ""  # alias: why, as recorded in url_aliases
-    diff: str | None = None
-    promote: str = ""  # insert: the new copy becomes its story's representative, for this reason
-    attachments: str | None = None  # touch, revise: the attachment manifest to keep (JSON), when not the page's own
-
-
-
-def _chunks(items: list[str], size: int = 400) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-class ArticleQueries:
+class ArticleWrites:
     """Mixed into :class:`storage.Store`; relies on its ``db`` and ``write``."""
-
-    # -- look-ups for the spider ---------------------------------------------------------------
-    def fresh_urls(self, urls: dict[str, str] | Iterable[str], recheck_before: str | None = None) -> set[str]:
-        """The URLs already stored or known as aliases that need no fetch.
-
-        ``urls`` maps each URL to its identity key (see crawler.normalize.url_key);
-        a plain iterable uses the URLs as keys. With ``recheck_before`` (an ISO
-        timestamp), an article last fetched before it is due again.
-        """
-        keys = dict(urls) if isinstance(urls, dict) else {u: u for u in urls}
-        by_key: dict[str, list[str]] = {}
-        for url, key in keys.items():
-            by_key.setdefault(key, []).append(url)
-        fresh: set[str] = set()
-        wanted = list(by_key)
-        for chunk in _chunks(wanted):
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(
-                f"SELECT url_key, last_fetched FROM articles WHERE url_key IN ({marks}) "
-                f"UNION ALL SELECT url_key, NULL FROM url_aliases WHERE url_key IN ({marks})",
-                [*chunk, *chunk],
-            ).fetchall()
-            rows += self.db.execute(
-                f"SELECT url, last_fetched FROM articles WHERE url IN ({marks})", chunk
-            ).fetchall()
-            for key, last_fetched in rows:
-                if recheck_before is not None and last_fetched is not None and last_fetched < recheck_before:
-                    continue
-                fresh.update(by_key.get(key, []))
-        return fresh
-
-    def recent_articles(self, source: str, first_seen_after: str) -> list[tuple[str, str, str | None, str | None]]:
-        """(url, first_seen, last_fetched, published_at) of the source's articles first seen after the time."""
-        return self.db.execute(
-            "SELECT url, first_seen, last_fetched, published_at FROM articles WHERE source = ? AND first_seen > ? "
-            "ORDER BY first_seen",
-            [source, first_seen_after],
-        ).fetchall()
-
-    def article_validator(self, url: str) -> tuple[str | None, str | None]:
-        row = self.db.execute("SELECT etag, last_modified FROM articles WHERE url = ?", [url]).fetchone()
-        return (row[0], row[1]) if row else (None, None)
 
     # -- the identity decision ---------------------------------------------------------------
     def ingest(
@@ -378,107 +229,3 @@ class ArticleQueries:
         now = utcnow()
         with self.write() as db:
             db.execute("UPDATE articles SET last_seen = ?, last_fetched = ? WHERE url = ?", [now, now, url])
-
-    # -- reading -------------------------------------------------------------------------------
-    def articles(
-        self, source: str | list[str] | None = None, limit: int = 50, *, duplicates: bool = True
-    ) -> list[dict[str, Any]]:
-        """The newest articles (by publish date, else first seen), of one source or several."""
-        where, params = self._filters(source, None, duplicates)
-        sql = (
-            f"SELECT a.* FROM articles a {'WHERE ' + ' AND '.join(where) if where else ''} "
-            "ORDER BY COALESCE(a.published_at, a.first_seen) DESC, a.id DESC LIMIT ?"
-        )
-        return [self._decode(row) for row in self.db.query(sql, [*params, limit])]
-
-    def search(
-        self, query: str, *, source: str | None = None, since: str | None = None, limit: int = 50,
-        duplicates: bool = False, by_rank: bool = False,
-    ) -> list[dict[str, Any]]:
-        """Articles whose title or body contains every term of ``query`` (storage/fts.py).
-
-        ``since`` is an ISO date or datetime: published (or, without a date, first
-        seen) at or after it. Newest first, or best match first with ``by_rank``.
-        """
-        match = fts.match_query(query)
-        if match is None:
-            return []
-        where, params = self._filters(source, since, duplicates)
-        order = "f.rank" if by_rank else "COALESCE(a.published_at, a.first_seen) DESC, a.id DESC"
-        sql = (
-            f"SELECT a.* FROM articles_fts f JOIN articles a ON a.id = f.rowid WHERE articles_fts MATCH ? "
-            f"{''.join(' AND ' + c for c in where)} ORDER BY {order} LIMIT ?"
-        )
-        return [self._decode(row) for row in self.db.query(sql, [match, *params, limit])]
-
-    def iter_articles(
-        self, *, source: str | None = None, since: str | None = None, duplicates: bool = True
-    ) -> Iterator[dict[str, Any]]:
-        """Every matching article in id order, one row at a time (for exports of any size)."""
-        where, params = self._filters(source, since, duplicates)
-        sql = f"SELECT a.* FROM articles a {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY a.id"
-        for row in self.db.query(sql, params):
-            yield self._decode(row)
-
-    @staticmethod
-    def _filters(source: str | list[str] | None, since: str | None, duplicates: bool) -> tuple[list[str], list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if isinstance(source, list):
-            clauses.append(f"a.source IN ({','.join('?' * len(source))})")
-            params.extend(source)
-        elif source:
-            clauses.append("a.source = ?")
-            params.append(source)
-        if since:
-            # julianday() reads the offsets (+08:00, +00:00), so local and UTC times compare correctly.
-            clauses.append("julianday(COALESCE(a.published_at, a.first_seen)) >= julianday(?)")
-            params.append(since)
-        if not duplicates:
-            clauses.append("+a.duplicate_of IS NULL")  # unary +: never the duplicate_of index (NULL for most rows)
-        return clauses, params
-
-    def article(self, article_id: int) -> dict[str, Any] | None:
-        rows = list(self.db.query("SELECT * FROM articles WHERE id = ?", [article_id]))
-        return self._decode(rows[0]) if rows else None
-
-    def last_change(self, article: dict[str, Any]) -> str:
-        """When the article's current text appeared: first seen, or when its last version was replaced."""
-        row = self.db.execute(
-            "SELECT MAX(replaced_at) FROM article_versions WHERE article_id = ?", [article["id"]]
-        ).fetchone()
-        return row[0] or article["first_seen"]
-
-    def versions(self, article_id: int) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM article_versions WHERE article_id = ? ORDER BY version", [article_id]))
-
-    def copies(self, article_id: int) -> list[dict[str, Any]]:
-        """Articles stored as duplicates of this one (other portals, reposts)."""
-        return list(self.db.query("SELECT id, source, url FROM articles WHERE duplicate_of = ? ORDER BY id", [article_id]))
-
-    def aliases(self, article_id: int) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM url_aliases WHERE article_id = ? ORDER BY first_seen", [article_id]))
-
-    def decisions(self, run_id: int | None = None, article_id: int | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-        clauses, params = [], []
-        if run_id is not None:
-            clauses.append("run_id = ?")
-            params.append(run_id)
-        if article_id is not None:
-            clauses.append("article_id = ?")
-            params.append(article_id)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        return list(self.db.query(f"SELECT * FROM decisions {where} ORDER BY id DESC LIMIT ?", [*params, limit]))
-
-    def count_articles(self, source: str | None = None) -> int:
-        where, params = ("WHERE source = ?", [source]) if source else ("", [])
-        return int(self.db.execute(f"SELECT COUNT(*) FROM articles {where}", params).fetchone()[0])
-
-    @staticmethod
-    def _decode(row: dict[str, Any]) -> dict[str, Any]:
-        row = dict(row)
-        row["flags"] = json.loads(row["flags"]) if row.get("flags") else []
-        for key in ("notice", "tables", "attachments"):
-            if key in row:
-                row[key] = json.loads(row[key]) if row[key] else None
-        return row

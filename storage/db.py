@@ -14,10 +14,11 @@ from pathlib import Path
 
 import sqlite_utils
 
-from storage.articles import ArticleQueries
+from storage.articles import ArticleWrites
 from storage.clock import utcnow
 from storage.migrations import MIGRATIONS
 from storage.outbox import OutboxQueries
+from storage.reading import ArticleReads
 from storage.runs import RunQueries
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -42,7 +43,7 @@ def disk_full(exc: BaseException) -> bool:
         "disk is full" in str(exc) or getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL")
 
 
-class Store(ArticleQueries, RunQueries, OutboxQueries):
+class Store(ArticleWrites, ArticleReads, RunQueries, OutboxQueries):
     """One connection to the crawler database.
 
     ``Store(path)`` creates the file and its folder when missing and brings the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crawler.dedupe import fingerprint
 from crawler.identity import decide
-from storage.articles import Known, StoredArticle
+from storage.records import Known, StoredArticle
 
 BODY = "枣庄市召开社会信用体系建设推进会，部署下一阶段重点任务。\n会议要求各部门加强协调配合，形成工作合力，确保各项任务按期完成。"
 EDITED = BODY + "\n新增一段内容，说明会议的后续安排和具体要求。"
@@ -101,7 +101,7 @@ def _copy_of(rep, rank):
 
 def test_a_clean_copy_replaces_a_flagged_representative_and_a_worse_copy_does_not() -> None:
     from crawler.identity import Rank
-    from storage.articles import Copy
+    from storage.records import Copy
 
     flagged_mirror = Copy(5, "mirror", "aggregator", ["spam_injection"], "2026-01-02T09:00:00+08:00", "2026-01-02T01:00:00")
     plan = _copy_of(flagged_mirror, Rank([], "primary", "2026-01-02T10:00:00+08:00"))

@@ -37,7 +37,8 @@ from crawler.models import FetchedPage
 from crawler.normalize import url_key
 from crawler.pipeline import IngestPipeline, article_record
 from crawler.sources import Source
-from spiders.listing import FileCache, ListingSpider
+from spiders.files import FileCache
+from spiders.listing import ListingSpider
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ A module of its own so the pool's workers import only what extraction needs
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from typing import Any
 
 from crawler import attachments
@@ -28,6 +29,32 @@ def analyse(html: str, url: str, cleanup: Cleanup, files: list[dict[str, Any]] |
     return article, fingerprint(article.title, article.body), (index_text(article.title), index_text(searched_text(article)))
 
 
+class _ReadCache(OrderedDict):
+    """Files this worker read lately, by (kind, SHA-256): a form that every notice of a portal
+    attaches is read once, not once per page. The newest READ_CACHE_FILES, at most
+    READ_CACHE_CHARS of text; a refusal is remembered too."""
+
+    def get_or_read(self, kind: str, sha256: str, data: bytes) -> str | attachments.Refused:
+        key = (kind, sha256)
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        try:
+            attachments.check(kind, data)
+            value: str | attachments.Refused = attachments.read_text(kind, data)
+        except attachments.Refused as exc:
+            value = exc
+        self[key] = value
+        while len(self) > READ_CACHE_FILES or sum(len(v) for v in self.values() if isinstance(v, str)) > READ_CACHE_CHARS:
+            self.popitem(last=False)
+        return value
+
+
+READ_CACHE_FILES = 32
+READ_CACHE_CHARS = 2_000_000
+_read_cache = _ReadCache()
+
+
 def read_files(files: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """(manifest, sha256 → text): a fetched file is ``stored`` once read, ``refused`` when it is not what
     its name says, expands like a zip bomb or cannot be read."""
@@ -37,12 +64,12 @@ def read_files(files: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[
         data = f.get("data")
         if f["status"] == "fetched" and data is not None:
             entry.size, entry.sha256 = len(data), hashlib.sha256(data).hexdigest()
-            try:
-                attachments.check(entry.kind, data)
-                texts[entry.sha256] = attachments.read_text(entry.kind, data)
+            text = _read_cache.get_or_read(entry.kind, entry.sha256, data)
+            if isinstance(text, attachments.Refused):
+                entry.status, entry.error = "refused", str(text)
+            else:
+                texts[entry.sha256] = text
                 entry.status = "stored"
-            except attachments.Refused as exc:
-                entry.status, entry.error = "refused", str(exc)
         manifest.append(entry.as_dict())
     return manifest, texts
 

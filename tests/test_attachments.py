@@ -67,6 +67,24 @@ def test_the_bytes_must_be_what_the_name_says_and_a_zip_must_not_explode() -> No
     assert attachments.read_text("xlsx", simfiles.xlsx([["序号", "名称"], ["1", "枣庄某公司"]])) == "序号 | 名称\n1 | 枣庄某公司"
 
 
+def test_a_file_that_many_pages_attach_is_read_once_per_worker_and_a_refusal_is_kept_too() -> None:
+    from crawler import analysis
+
+    analysis._read_cache.clear()
+    form = {"name": "申请表.docx", "url": "http://x/f.docx", "kind": "docx", "status": "fetched", "data": simfiles.docx(["信用修复申请表"])}
+    bad = {"name": "决定书.pdf", "url": "http://x/d.pdf", "kind": "pdf", "status": "fetched", "data": b"<html>404</html>"}
+    first = analysis.read_files([form, bad])
+    assert len(analysis._read_cache) == 2
+    again = analysis.read_files([dict(form), dict(bad)])
+    assert again == first and len(analysis._read_cache) == 2  # answered from the cache
+    assert first[0][0]["status"] == "stored" and "信用修复申请表" in first[1][first[0][0]["sha256"]]
+    assert first[0][1]["status"] == "refused" and "not a PDF" in first[0][1]["error"]
+    for n in range(analysis.READ_CACHE_FILES + 5):  # bounded: the oldest files go first
+        analysis.read_files([{**form, "data": simfiles.docx([f"表{n}"])}])
+    assert len(analysis._read_cache) == analysis.READ_CACHE_FILES
+    assert ("docx", first[0][0]["sha256"]) not in analysis._read_cache
+
+
 def test_a_replaced_file_is_a_change_and_a_failed_fetch_is_not() -> None:
     stored = [{"name": "决定书.pdf", "kind": "pdf", "sha256": "a" * 64, "status": "stored", "size": 10},
               {"name": "名单.xlsx", "kind": "xlsx", "sha256": "b" * 64, "status": "stored", "size": 20}]

@@ -12,6 +12,7 @@ import copy
 import logging
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 import lxml.html
 import trafilatura
@@ -134,11 +135,17 @@ def _parse(html: str | bytes) -> lxml.html.HtmlElement:
         raise ExtractionError("unparseable", f"cannot parse HTML: {exc}") from None
 
 
+@lru_cache(maxsize=256)
+def _compiled(selector: str) -> CSSSelector:
+    """A source's cleanup selectors, compiled once per process (not once per page)."""
+    return CSSSelector(selector)
+
+
 def _prune(tree: lxml.html.HtmlElement, selectors: Iterable[str]) -> None:
     doomed = [el for tag in boilerplate.DROP_ELEMENTS for el in tree.iter(tag) if tag != "form"]
     doomed += [el for el in tree.iter() if isinstance(el.tag, str) and boilerplate.HIDDEN_STYLE.search(el.get("style", ""))]
     for selector in selectors:
-        doomed += CSSSelector(selector)(tree)
+        doomed += _compiled(selector)(tree)
     for el in doomed:
         if el.getparent() is not None:
             el.drop_tree()

@@ -140,18 +140,19 @@ class ArticleWrites:
             db.execute(fts.UPSERT, fts_row(plan.article_id))
             self._index(db, plan.article_id, identity if plan.duplicate_of is None else None, band_keys_of)
             return Decision("changed", plan.article_id, plan.detail, plan.duplicate_of, plan.diff, version=version + 1)
-        story = None
+        # the row's id is the one SQLite would choose (max + 1; this transaction holds the write lock),
+        # taken first so that an original's story id (its own) is written with the row
+        article_id = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM articles").fetchone()[0]
+        story = article_id
         if plan.duplicate_of is not None:
             story = db.execute("SELECT COALESCE(story_id, id) FROM articles WHERE id = ?", [plan.duplicate_of]).fetchone()[0]
-        columns = ["source", *values, "duplicate_of", "story_id", "version", "first_seen", "last_seen", "last_fetched"]
-        cur = db.execute(
+        columns = ["id", "source", *values, "duplicate_of", "story_id", "version", "first_seen", "last_seen", "last_fetched"]
+        db.execute(
             f"INSERT INTO articles ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            [source, *values.values(), plan.duplicate_of, story, 1, now, now, now],
+            [article_id, source, *values.values(), plan.duplicate_of, story, 1, now, now, now],
         )
-        article_id = int(cur.lastrowid)
         db.execute(fts.UPSERT, fts_row(article_id))
         if plan.duplicate_of is None:
-            db.execute("UPDATE articles SET story_id = ? WHERE id = ?", [article_id, article_id])
             self._index(db, article_id, identity)
             return Decision("new", article_id, story_id=article_id)
         if plan.promote:

@@ -173,13 +173,21 @@ class NearDuplicateRule:
         return jaccard >= self.jaccard or (containment >= self.containment and jaccard >= self.containment_floor)
 
 
-def make_matcher(identity: Fingerprint, rule: NearDuplicateRule | None = None):
+def make_matcher(identity: Fingerprint, rule: NearDuplicateRule | None = None, body: str | None = None):
     """A matcher for ``Store.ingest``: the most similar candidate that passes the rule.
 
     Candidates come as (article_id, signature bytes, shingle count); ``load_body``
-    fetches a candidate's stored body, only for those worth an exact check.
+    fetches a candidate's stored body, only for those worth an exact check. The page's own
+    shingles are ``identity.shingle_set``, or made from ``body`` at the first exact check
+    (a fingerprint rebuilt from a message carries none).
     """
     rule = rule or NearDuplicateRule()
+    own: list[frozenset[str]] = []
+
+    def mine() -> frozenset[str]:
+        if not own:
+            own.append(identity.shingle_set or (shingle_set(body) if body is not None else frozenset()))
+        return own[0]
 
     def match(candidates: list[tuple[int, bytes, int]], load_body) -> tuple[int, str] | None:
         if not candidates:
@@ -194,8 +202,8 @@ def make_matcher(identity: Fingerprint, rule: NearDuplicateRule | None = None):
         best: tuple[float, float, int] | None = None
         for index in worth[np.argsort(-jaccard[worth])][: rule.max_checks]:
             other = shingle_set(load_body(ids[index]))
-            exact_j, exact_c = rule.measure(identity.shingle_set, other)
-            if rule.same(exact_j, exact_c, len(identity.shingle_set), len(other)) and (best is None or exact_j > best[0]):
+            exact_j, exact_c = rule.measure(mine(), other)
+            if rule.same(exact_j, exact_c, len(mine()), len(other)) and (best is None or exact_j > best[0]):
                 best = (exact_j, exact_c, ids[index])
         if best is None:
             return None

@@ -69,7 +69,7 @@ def decide(
             return _alias(original, "same text under another URL")
         return _copy(original, f"same text as #{original}", lookups, rank)
     candidates = lookups.near_candidates(identity.band_keys)
-    match = (matcher or make_matcher(identity))(candidates, lookups.body) if candidates else None
+    match = (matcher or make_matcher(identity, body=body))(candidates, lookups.body) if candidates else None
     if match is not None:
         return _copy(match[0], f"{match[1]} as #{match[0]}", lookups, rank)
     return Plan("insert")

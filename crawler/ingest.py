@@ -21,7 +21,7 @@ import redis
 
 from crawler.alerts.config import load_alerts
 from crawler.alerts.rules import make_router
-from crawler.dedupe import Fingerprint, shingle_set, signature_from_bytes
+from crawler.dedupe import Fingerprint, signature_from_bytes
 from crawler.frontier import GROUP, INGEST_LOCK, MIRROR, STREAM, Frontier, decode_signature, epoch
 from crawler.sources import Source
 from crawler.stage import store_article
@@ -205,8 +205,8 @@ class Ingester:
 
     def _article(self, body: dict[str, Any]) -> None:
         record, source = body["record"], body["source"]
-        identity = Fingerprint(body["hash"], signature_from_bytes(decode_signature(body["signature"])), body["shingles"],
-                               shingle_set(record["body"]))
+        # its shingles are made from the body only if a near-duplicate candidate needs an exact check
+        identity = Fingerprint(body["hash"], signature_from_bytes(decode_signature(body["signature"])), body["shingles"])
         decision = store_article(self.store, source, record, identity, run_id=body["run"], flags=body["flags"],
                                  router=self.router)
         when = math.inf if decision.outcome == "duplicate" else time.time()  # an alias is never fetched again

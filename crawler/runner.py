@@ -97,6 +97,9 @@ def scrapy_settings(db_path: Path, config_dir: Path, *, verbose: bool = False) -
     settings.set("LOG_LEVEL", "DEBUG" if verbose else "INFO", priority="cmdline")
     settings.set("LOG_FORMAT", LOG_FORMAT, priority="cmdline")
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")  # configure_logging() owns it
+    # the spider classes are handed to the process: no spider loader importing every module of spiders/
+    # (the Redis worker's, with redis and scrapy-redis, in every crawl)
+    settings.set("SPIDER_MODULES", [], priority="cmdline")
     return settings
 
 

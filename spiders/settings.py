@@ -47,6 +47,10 @@ ITEM_PIPELINES = {"crawler.pipeline.IngestPipeline": 300}
 # every response (2.19's scraper); an article page yields one item and a list page some dozens of
 # requests, so 100 (the default) cost ~5 s of the reactor per 2,000 pages for nothing (bench.e2e).
 CONCURRENT_ITEMS = 16
-EXTENSIONS = {"crawler.progress.CrawlProgress": 500}  # a progress line per source every 10 s of a long crawl
+EXTENSIONS = {
+    "crawler.progress.CrawlProgress": 500,
+    # off in Scrapy unless enabled, but loading it imports aiohttp: 0.2 s of every crawl's start-up
+    "scrapy.extensions.remote_control.RemoteControl": None,
+}  # a progress line per source every 10 s of a long crawl
 CRAWLER_PROGRESS_INTERVAL = float(os.environ.get("CRAWLER_PROGRESS_INTERVAL", 10))
 LOG_LEVEL = "INFO"

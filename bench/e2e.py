@@ -14,18 +14,15 @@ empty database, each as its own process:
 
 Reported: article pages stored per second and the ratio, CPU seconds (the whole
 process tree), peak memory of the process tree (sum of
-PSS, sampled every 50 ms), and
-a profile of our crawl run in one process (workers = 1) split into fetch/framework,
-list parsing, extraction, fingerprint (dedupe), store.
+PSS, sampled every 50 ms), and where our crawl's CPU goes, by thread and stage (one more run of
+ours, attachments off, sampled by py-spy: bench/spy.py; skipped when py-spy is not installed).
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
 import ctypes
 import os
-import pstats
 import re
 import resource
 import shutil
@@ -37,6 +34,7 @@ import threading
 import time
 from pathlib import Path
 
+from bench import spy as spy_table
 from bench.common import ROOT, append_result
 from bench.polling import _config
 from crawler.simulator import Simulator
@@ -171,49 +169,6 @@ def _count(db: Path, table: str) -> int:
         return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 
-# -- the profile ------------------------------------------------------------------------------------------------------
-
-BUCKETS = [  # (label, file fragment, function) — cumulative time of these calls
-    ("extraction (crawler.extract)", "crawler/extract.py", "extract"),
-    ("fingerprint (dedupe: fold, MinHash)", "crawler/dedupe.py", "fingerprint"),
-    # since 2026-12-02 storing runs in the writer thread (crawler/writer.py), which cProfile does not see here
-    ("store on this thread (identity decision, SQLite commit; 0 = all in the writer thread)", "storage/articles.py", "ingest"),
-    ("list pages (links, pagination)", "spiders/listing.py", "parse_list"),
-]
-
-
-def profile_child(config: str, db: str, out: str) -> None:
-    """Our crawl in this one process (workers = 1) under cProfile."""
-    os.environ["CRAWLER_EXTRACT_WORKERS"] = "1"
-    from crawler.runner import crawl_sources
-    from crawler.sources import load_sources
-
-    loaded, problems = load_sources(Path(config))
-    assert not problems, problems
-    profiler = cProfile.Profile()
-    profiler.enable()
-    crawl_sources(loaded, Path(db), Path(config))
-    profiler.disable()
-    profiler.dump_stats(out)
-
-
-def _profile_lines(path: Path, total_wall: float) -> list[str]:
-    stats = pstats.Stats(str(path))
-    rows = []
-    accounted = 0.0
-    for label, fragment, function in BUCKETS:
-        cumulative = sum(
-            value[3] for (filename, _, name), value in stats.stats.items() if filename.endswith(fragment) and name == function
-        )
-        accounted += cumulative
-        rows.append((label, cumulative))
-    rest = max(0.0, total_wall - accounted)
-    rows.append(("fetch, Scrapy/Twisted machinery, idle waits (the rest)", rest))
-    lines = ["| where the time goes (one process, workers = 1) | seconds | share |", "|---|---|---|"]
-    lines += [f"| {label} | {seconds:.1f} | {seconds / total_wall:.0%} |" for label, seconds in rows]
-    return lines
-
-
 def _cpu_per(results: dict, name: str) -> float:
     return results[name][1] / results[name][3]
 
@@ -221,14 +176,11 @@ def _cpu_per(results: dict, name: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=5000, help="articles over the three portals")
-    parser.add_argument("--no-profile", action="store_true", help="skip the single-process profile run")
+    parser.add_argument("--no-profile", action="store_true", help="skip the profile run (py-spy)")
     parser.add_argument("--naive", nargs=2, metavar=("DB", "URLS"), help=argparse.SUPPRESS)
-    parser.add_argument("--profile-child", nargs=3, metavar=("CONFIG", "DB", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.naive:
         return naive_crawl(*args.naive)
-    if args.profile_child:
-        return profile_child(*args.profile_child)
 
     _become_subreaper()
     work = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
@@ -261,15 +213,17 @@ def main() -> None:
             results[name] = (wall, cpu, peak, stored)
             print(f"{name}: {stored} articles in {wall:.1f}s, {cpu:.1f} CPU-s, peak {peak / 1024:.0f} MB", file=sys.stderr)
         profile_lines: list[str] = []
-        if not args.no_profile:
-            out = work / "ours.prof"
-            db = work / "profiled.db"
-            wall, _, _ = _run(
-                [sys.executable, "-m", "bench.e2e", "--profile-child", str(config), str(db), str(out)],
-                {**env, "CRAWLER_EXTRACT_WORKERS": "1"},
-            )
-            profile_lines = ["", *_profile_lines(out, wall - 0.0)]
-            profile_lines.append(f"\nProfiled run: {_count(db, 'articles')} articles in {wall:.1f}s wall (with profiler overhead).")
+        spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+        if not args.no_profile and spy is None:
+            print("py-spy is not installed (pip install py-spy): no profile", file=sys.stderr)
+        elif not args.no_profile:
+            raw, db = work / "ours.spy.txt", work / "profiled.db"
+            cmd = [sys.executable, "-m", "crawler", "--config", str(bare), "--db", str(db), "crawl"]
+            wall, cpu, _ = _run([spy, "record", "--rate", str(spy_table.RATE), "--gil", "--subprocesses", "--threads",
+                                 "--format", "raw", "--output", str(raw), "--", *cmd], env)
+            profile_lines = ["", *spy_table.table(raw, results["ours, attachments off"][1]),
+                             f"\nProfiled run (ours, attachments off, sampled {spy_table.RATE}/s): {_count(db, 'articles')} "
+                             f"articles in {wall:.1f}s wall, {cpu:.1f} CPU-s with the sampler's overhead."]
 
     rate = {name: r[3] / r[0] for name, r in results.items()}
     lines = [

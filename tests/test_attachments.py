@@ -70,7 +70,7 @@ def test_the_bytes_must_be_what_the_name_says_and_a_zip_must_not_explode() -> No
 def test_a_file_that_many_pages_attach_is_read_once_per_worker_and_a_refusal_is_kept_too() -> None:
     from crawler import analysis
 
-    analysis._read_cache.clear()
+    analysis.forget_read_files()
     form = {"name": "申请表.docx", "url": "http://x/f.docx", "kind": "docx", "status": "fetched", "data": simfiles.docx(["信用修复申请表"])}
     bad = {"name": "决定书.pdf", "url": "http://x/d.pdf", "kind": "pdf", "status": "fetched", "data": b"<html>404</html>"}
     first = analysis.read_files([form, bad])

@@ -43,6 +43,7 @@ _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _CONTROL_BYTES = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _WORD_CHARS = re.compile(r"[\w\u4e00-\u9fff]")
+_NOT_WORD_CHARS = re.compile(r"[^\w\u4e00-\u9fff]+")
 
 
 UNAVAILABLE_MAX_CHARS = 300  # a maintenance or "not found" notice is short; an article about maintenance is not
@@ -184,7 +185,7 @@ def _text_lines(tree: lxml.html.HtmlElement) -> list[str]:
 
 
 def _letters(text: str) -> int:
-    return len(_WORD_CHARS.findall(text))
+    return len(_NOT_WORD_CHARS.sub("", text))  # 3x faster than counting the matches of _WORD_CHARS
 
 
 # -- body -----------------------------------------------------------------------------------------
@@ -266,17 +267,24 @@ def _anchor_texts(tree: lxml.html.HtmlElement) -> list[str]:
 
 def _linked_share(line: str, anchors: list[str]) -> float:
     """Share of the line's letters that lie inside the text of some link on the page."""
-    covered = [False] * len(line)
+    spans = []
     for text in anchors:
-        if len(text) > len(line):
+        if not text or len(text) > len(line):
             continue
         start = line.find(text)
         while start != -1:
-            covered[start : start + len(text)] = [True] * len(text)
+            spans.append((start, start + len(text)))
             start = line.find(text, start + len(text))
-    letters = [bool(_WORD_CHARS.match(ch)) for ch in line]
-    total = sum(letters)
-    return sum(c and l for c, l in zip(covered, letters)) / total if total else 0.0
+    total = _letters(line)
+    if not total or not spans:
+        return 0.0
+    inside, reach = 0, 0  # letters in the union of the spans, each counted once
+    for start, end in sorted(spans):
+        if end <= reach:
+            continue
+        inside += _letters(line[max(start, reach) : end])
+        reach = end
+    return inside / total
 
 
 def _drop_link_lines(lines: list[str], anchors: list[str], title: str) -> list[str]:
@@ -287,9 +295,11 @@ def _drop_link_lines(lines: list[str], anchors: list[str], title: str) -> list[s
     """
     if not anchors:
         return lines
+    bares = [_LIST_DATE.sub("", _BULLET.sub("", line)).strip() for line in lines]  # "- ．headline (01/17 06:41)", "| menu | menu |"
+    everything = "\n".join(bares)
+    anchors = [text for text in anchors if text in everything]  # once per page, not once per line
     kept = []
-    for line in lines:
-        bare = _LIST_DATE.sub("", _BULLET.sub("", line)).strip()  # "- ．headline (01/17 06:41)", "| menu | menu |"
+    for line, bare in zip(lines, bares):
         if bare and bare != title:
             share = _linked_share(bare, anchors)
             if share >= (_LINK_SHARE_SHORT if len(bare) <= _SHORT_LINE else _LINK_SHARE_LONG):

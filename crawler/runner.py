@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
@@ -103,18 +104,26 @@ def scrapy_settings(db_path: Path, config_dir: Path, *, verbose: bool = False) -
     return settings
 
 
-def crawl_sources(sources: list[LoadedSource], db_path: Path, config_dir: Path, *, verbose: bool = False) -> list[dict[str, Any]]:
+def crawl_sources(sources: list[LoadedSource], db_path: Path, config_dir: Path, *, verbose: bool = False,
+                  workers: int | None = None, on_shutdown: Any = None) -> list[dict[str, Any]]:
     """Crawl each source once (all at the same time, each with its own politeness
-    settings) and return the crawl_runs rows of this pass."""
+    settings) in this process and return the crawl_runs rows of this pass.
+
+    ``workers``: extraction processes (default CRAWLER_EXTRACT_WORKERS; 1: inline);
+    ``on_shutdown()`` is called when a stop signal closes the crawl."""
     Store(db_path).close()  # create and migrate before the spiders open it
     configure_logging(verbose)
     process = CrawlerProcess(scrapy_settings(db_path, config_dir, verbose=verbose))
     quiet_libraries(verbose)
-    workers = max(1, process.settings.getint("CRAWLER_EXTRACT_WORKERS", 1))
+    workers = max(1, workers or process.settings.getint("CRAWLER_EXTRACT_WORKERS", 1))
     stage = IngestStage(db_path, workers).start()  # one extraction pool and one writer for every source of the pass
     try:
         for loaded in sources:
-            process.crawl(ListingSpider, source=loaded, stage=stage)
+            crawler = process.create_crawler(ListingSpider)
+            if on_shutdown is not None:
+                crawler.signals.connect(lambda reason, **_: reason == "shutdown" and on_shutdown(),
+                                        signal=signals.spider_closed, weak=False)
+            process.crawl(crawler, source=loaded, stage=stage)
         process.start()
     finally:
         stage.close()

@@ -35,8 +35,12 @@ def _print_runs(runs: list[dict[str, Any]]) -> bool:
 @click.option("--force", is_flag=True, help="Crawl sources that are backing off too (e.g. after a 429 with Retry-After).")
 @click.option("--timeout", default=900.0, show_default=True, type=click.FloatRange(1),
               help="With CRAWLER_REDIS_URL: seconds after which a poll the workers did not finish is closed as timed out.")
+@click.option("--processes", default="auto", show_default=True, metavar="auto|N",
+              callback=lambda _ctx, _param, value: _processes(value),
+              help="Crawl processes for several sources: auto is one per core, at most one per source "
+              "(each process has its own Scrapy reactor; docs/architecture.md).")
 @click.pass_obj
-def crawl(env: Env, sources: tuple[str, ...], force: bool, timeout: float) -> None:
+def crawl(env: Env, sources: tuple[str, ...], force: bool, timeout: float, processes: str) -> None:
     """Crawl SOURCES once (default: every enabled source), then exit.
 
     Only new list pages and unknown article pages are fetched; a second run
@@ -50,7 +54,7 @@ def crawl(env: Env, sources: tuple[str, ...], force: bool, timeout: float) -> No
     Example: crawler crawl iqilu-zaozhuang
     """
     from crawler.daemon import die_with_parent
-    from crawler.runner import crawl_sources
+    from crawler.shards import crawl_in_processes, processes_for
 
     die_with_parent()  # when started by `crawler run`
     chosen = env.sources(sources)
@@ -69,12 +73,19 @@ def crawl(env: Env, sources: tuple[str, ...], force: bool, timeout: float) -> No
         with _store(env) as store:
             runs = [row for run in ids for row in store.db.query("SELECT * FROM crawl_runs WHERE id = ?", [run])]
     else:
-        runs = crawl_sources(chosen, env.db, env.config, verbose=env.verbose)
+        count = processes_for(processes, len(chosen), os.cpu_count() or 1)
+        runs = crawl_in_processes(chosen, env.db, env.config, processes=count, verbose=env.verbose)
     if not _print_runs(runs) or len(runs) < len(chosen):
         missing = {s.source.name for s in chosen} - {r["source"] for r in runs}
         if missing:
             click.echo(f"did not run: {', '.join(sorted(missing))} (see the log above)", err=True)
         sys.exit(1)
+
+
+def _processes(value: str) -> str:
+    if value != "auto" and not (value.isdigit() and 1 <= int(value) <= 64):
+        raise click.BadParameter(f"{value!r}: auto, or a number from 1 to 64")
+    return value
 
 
 def _not_backing_off(env: Env, chosen: list) -> list:

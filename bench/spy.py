@@ -25,6 +25,11 @@ BUCKETS = (
     ("extraction pool", "start-up (fork server, imports)", ""),
     ("writer thread", "identity decision (crawler.identity, dedupe match)", "decide (crawler/identity.py"),
     ("writer thread", "storing (SQL statements, savepoints, commit)", ""),
+    # one extraction worker per crawl process (several crawl processes on few cores): extraction runs inline
+    ("reactor thread", "extraction, inline (crawler.extract)", "extract (crawler/extract.py"),
+    ("reactor thread", "attachments read, inline", "read_files (crawler/analysis.py"),
+    ("reactor thread", "fingerprint, inline (fold, MinHash)", "fingerprint (crawler/dedupe.py"),
+    ("reactor thread", "search text, inline (segmenting)", "index_text (storage/fts.py"),
     ("reactor thread", "list pages (links, paging)", "parse_list (spiders/listing.py"),
     ("reactor thread", "article pages (decode, attachment links)", "parse_article (spiders/listing.py"),
     ("reactor thread", "ingest pipeline (records, hand-over)", "(crawler/pipeline.py"),
@@ -65,9 +70,11 @@ def summarise(raw: Path) -> list[tuple[str, str, float]]:
 def table(raw: Path, tree_cpu: float | None = None) -> list[str]:
     rows = summarise(raw)
     total = sum(s for _, _, s in rows)
-    lines = ["| where the CPU goes (py-spy, GIL held) | stage | CPU s | share |", "|---|---|---|---|"]
+    lines = ["| where the CPU goes (py-spy, GIL held; every crawl process) | stage | CPU s | share |", "|---|---|---|---|"]
     for role in dict.fromkeys(r for r, _, _ in rows):
         part = [(b, s) for r, b, s in rows if r == role]
+        if not sum(s for _, s in part):
+            continue
         lines.append(f"| **{role}** | | **{sum(s for _, s in part):.1f}** | **{sum(s for _, s in part) / total:.0%}** |")
         lines += [f"| | {bucket} | {s:.1f} | {s / total:.0%} |" for bucket, s in part if s >= 0.05]
     if tree_cpu is not None:

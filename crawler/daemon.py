@@ -28,7 +28,6 @@ crawler/workers.py queues polls on Redis and runs the ingest thread.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -48,6 +47,7 @@ from crawler import schedule
 from crawler.delivery import Delivery
 from crawler.metrics import Metrics, MetricsServer
 from crawler.polls import PollRecorder
+from crawler.poolguard import PARENT_ENV
 from crawler.schedule import SHANGHAI
 from crawler.watcher import ConfigWatcher
 from storage import Store
@@ -70,25 +70,6 @@ class DaemonOptions:
     http: tuple[str, int] | None = None  # serve /metrics and /healthz here
     deliver_every: float = 5.0  # seconds between runs of the alert delivery job
     redis_url: str | None = None  # set: polls are queued for `crawler worker`s and ingested here (docs/scaling.md)
-
-
-PARENT_ENV = "CRAWLER_DAEMON_PID"
-
-
-def die_with_parent() -> None:
-    """Called by a crawl child: get SIGKILL when the daemon dies, even by kill -9 (Linux).
-
-    Done in the child itself, not with ``preexec_fn`` (unsafe in a threaded parent).
-    """
-    parent = os.environ.get(PARENT_ENV)
-    if not parent:
-        return
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != int(parent):  # the daemon died before prctl took effect
-        os._exit(1)
 
 
 class Daemon:

@@ -9,7 +9,7 @@ no pool). SQLite serialises the writers' transactions, so each identity decision
 others committed, and a story found on two portals is still stored once with its copy.
 
 Sources are grouped by the pages their last run fetched (heaviest first, onto the lightest
-group). A stop signal reaches every process once: the children run in sessions of their own
+group); a quiet poll (few pages last time) stays in one process. A stop signal reaches every process once: the children run in sessions of their own
 (Ctrl-C in a terminal reaches only this one), this one passes SIGTERM on, and a child dies with
 this process if it is killed (PR_SET_PDEATHSIG, as under the daemon).
 """
@@ -29,8 +29,16 @@ from crawler.sources import LoadedSource
 log = logging.getLogger("crawler.crawl")
 
 
+SPLIT_MIN_PAGES = 200  # fewer (the last runs' pages, every source crawled before): one process is cheaper
+
+
 def plan(sources: list[LoadedSource], processes: int, weights: dict[str, int]) -> list[list[LoadedSource]]:
-    """At most ``processes`` groups, balanced by weight (unknown sources weigh as the mean known one)."""
+    """At most ``processes`` groups, balanced by weight: the pages each source's last run fetched
+    (a source never crawled weighs as the mean known one). A quiet poll — every source crawled
+    before, fewer than SPLIT_MIN_PAGES pages in all last time — stays in one process: a second
+    process's start-up (about a second of CPU) would cost more than it saves."""
+    if all(s.source.name in weights for s in sources) and sum(weights.values()) < SPLIT_MIN_PAGES:
+        processes = 1
     count = max(1, min(processes, len(sources)))
     known = [w for w in weights.values() if w > 0]
     default = sum(known) / len(known) if known else 1
@@ -51,15 +59,15 @@ def processes_for(setting: str, sources: int, cores: int) -> int:
 def crawl_in_processes(sources: list[LoadedSource], db_path: Path, config_dir: Path, *, processes: int,
                        verbose: bool = False) -> list[dict[str, Any]]:
     """Crawl each source once, in up to ``processes`` processes; their run records, in the order given."""
-    from crawler.daemon import PARENT_ENV
+    from crawler.poolguard import PARENT_ENV
     from crawler.runner import configure_logging, crawl_sources
     from storage import Store
     from storage.clock import utcnow
 
     cores = os.cpu_count() or 1
     with Store(db_path) as store:  # created and migrated before any process opens it
-        weights = {s.source.name: (store.runs(source=s.source.name, limit=1) or [{}])[0].get("pages_fetched") or 0
-                   for s in sources}
+        last = {s.source.name: store.runs(source=s.source.name, limit=1) for s in sources}
+    weights = {name: runs[0]["pages_fetched"] or 0 for name, runs in last.items() if runs}
     began = utcnow()
     groups = plan(sources, processes, weights)
     if len(groups) == 1:  # extraction workers as CRAWLER_EXTRACT_WORKERS says (a child: as its parent set it)

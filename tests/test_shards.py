@@ -33,6 +33,10 @@ def test_sources_are_grouped_by_their_last_runs_pages(sim_config: Path, monkeypa
     assert _names(plan(loaded, 2, {"sim-credit": 10, "sim-dzwww": 400, "sim-iqilu": 30})) == [["sim-dzwww"], ["sim-iqilu", "sim-credit"]]
     # a source not crawled yet weighs as the mean of the others
     assert _names(plan(loaded, 2, {"sim-credit": 100, "sim-dzwww": 100})) == [["sim-credit", "sim-iqilu"], ["sim-dzwww"]]
+    # a quiet poll (every source crawled before, few pages last time) stays in one process
+    quiet = _names(plan(loaded, 2, {"sim-credit": 1, "sim-dzwww": 3, "sim-iqilu": 0}))
+    assert len(quiet) == 1 and sorted(quiet[0]) == ["sim-credit", "sim-dzwww", "sim-iqilu"]
+    assert len(plan(loaded, 2, {"sim-credit": 1, "sim-dzwww": 3})) == 2  # sim-iqilu never crawled: maybe a backlog
     assert _names(plan(loaded, 8, {})) == [["sim-credit"], ["sim-dzwww"], ["sim-iqilu"]]  # never more than the sources
     assert _names(plan(loaded[:1], 2, {})) == [["sim-credit"]]
     assert processes_for("auto", 3, 2) == 2 and processes_for("auto", 1, 8) == 1 and processes_for("3", 5, 2) == 3

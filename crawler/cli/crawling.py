@@ -53,10 +53,10 @@ def crawl(env: Env, sources: tuple[str, ...], force: bool, timeout: float, proce
 
     Example: crawler crawl iqilu-zaozhuang
     """
-    from crawler.daemon import die_with_parent
+    from crawler.poolguard import die_with_named_parent
     from crawler.shards import crawl_in_processes, processes_for
 
-    die_with_parent()  # when started by `crawler run`
+    die_with_named_parent()  # when started by `crawler run` (or another `crawler crawl`)
     chosen = env.sources(sources)
     if not chosen:
         raise click.ClickException(f"no enabled sources in {env.config}/sources")

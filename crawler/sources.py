@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from apscheduler.triggers.cron import CronTrigger
 from lxml import etree
 from parsel.csstranslator import HTMLTranslator
 from pydantic import (
@@ -151,6 +150,8 @@ class Schedule(_Strict):
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
         if value is not None:
+            from apscheduler.triggers.cron import CronTrigger  # here: a crawl process of `every` sources never needs it
+
             try:
                 CronTrigger.from_crontab(value, timezone="Asia/Shanghai")
             except ValueError as exc:

@@ -9,6 +9,7 @@ implementations: :class:`SqliteState` here for a crawl in one process, and
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,6 +18,8 @@ from crawler import revisit
 from storage import StorageFull, Store
 
 __all__ = ["CrawlState", "SqliteState", "StorageFull"]
+
+log = logging.getLogger(__name__)
 
 
 class CrawlState(Protocol):
@@ -37,15 +40,21 @@ class CrawlState(Protocol):
 
 
 class SqliteState:
-    """The crawl's state in the SQLite database (its own connection, on the reactor's thread)."""
+    """The crawl's state in the SQLite database: read on the reactor's thread (its own connection);
+    the records a crawl keeps while it runs (fetch errors, 304s, a pause) are handed to the ingest
+    stage's writer, in its next batch, so the reactor never waits for the database lock or a commit
+    of its own. The end of the run waits until they are committed, then writes on this connection."""
 
-    def __init__(self, db_path: str | Path):
+    def __init__(self, db_path: str | Path, writer: Any = None):
         self._store = Store(db_path)
+        self._writer = writer  # crawler.writer.BatchWriter, or None: written here at once
 
     def begin_crawl(self, name: str, title: str, config_file: str, start_urls: list[str]) -> tuple[int, dict[str, bool]]:
         return self._store.begin_crawl(name, title, config_file, start_urls)
 
     def end_crawl(self, run_id: int, name: str, start_urls: list[str], **fields: Any) -> None:
+        if self._writer is not None and not self._writer.drain():
+            log.warning("%s: the writer did not commit this run's records within 30 s", name)
         self._store.end_crawl(run_id, name, start_urls, **fields)
 
     def page_validator(self, url: str) -> tuple[str | None, str | None]:
@@ -62,14 +71,21 @@ class SqliteState:
         return revisit.due_urls(self._store, source, now)
 
     def touch_article(self, url: str) -> None:
-        self._store.touch_article(url)
+        self._write(lambda store: store.touch_article(url), f"the 304 of {url}")
 
     def record_error(self, *, run_id: int | None, source: str, url: str, kind: str, message: str,
                      status: int | None = None) -> None:
-        self._store.record_error(run_id=run_id, source=source, url=url, kind=kind, message=message, status=status)
+        self._write(lambda store: store.record_error(run_id=run_id, source=source, url=url, kind=kind, message=message,
+                                                     status=status), f"the {kind} error of {url}")
 
     def save_schedule_state(self, source: str, *, backoff_until: str) -> None:
-        self._store.save_schedule_state(source, backoff_until=backoff_until)
+        self._write(lambda store: store.save_schedule_state(source, backoff_until=backoff_until), f"{source}'s pause")
+
+    def _write(self, job: Any, what: str) -> None:
+        if self._writer is None or self._writer.failure is not None:
+            job(self._store)
+        else:
+            self._writer.post(job, what)
 
     def close(self) -> None:
         self._store.close()

@@ -74,6 +74,23 @@ class BatchWriter:
             future.set_exception(self.failure)
         return await future
 
+    def post(self, job: Job, what: str) -> None:
+        """Run ``job(store)`` in the writer's next transaction, answering no one: a record the crawl
+        keeps besides its pages (a fetch error, a 304), which must not stall the reactor on the
+        database lock or on a commit of its own. A failure is logged, with ``what``."""
+        if self.failure is not None:
+            raise self.failure
+        self.start()
+        self._queue.put((job, None, what))
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Block until everything handed over so far is committed (or failed); False on timeout."""
+        if not self.running:
+            return True
+        done = threading.Event()
+        self._queue.put((lambda store: None, None, done))  # set once its batch committed
+        return done.wait(timeout)
+
     # -- back-pressure (the reactor's thread only) ------------------------------------------------------
     def admit(self, units: int = 1) -> None:
         """A page enters the ingest stage; ``units``: what it weighs (a page with attachments counts one
@@ -135,6 +152,12 @@ class BatchWriter:
                 return
             if item is not _STOP:
                 _, loop, future = item
+                if loop is None:  # posted
+                    if isinstance(future, threading.Event):
+                        future.set()
+                    else:
+                        log.error("could not store %s: %s", future, exc)
+                    continue
                 try:
                     loop.call_soon_threadsafe(_settle, future, None, exc)
                 except RuntimeError:
@@ -170,6 +193,12 @@ class BatchWriter:
             log.debug("batch of %d rolled back: %s", len(jobs), exc)
             results = [(loop, future, None, exc) for _, loop, future in jobs]
         for loop, future, value, error in results:
+            if loop is None:  # posted: nobody waits; ``future`` says what it was (an Event: drain() waits)
+                if isinstance(future, threading.Event):
+                    future.set()
+                elif error is not None:
+                    log.error("could not store %s: %s", future, error)
+                continue
             try:
                 loop.call_soon_threadsafe(_settle, future, value, error)
             except RuntimeError:  # the crawl's loop is gone (killed mid-batch): nobody waits for it

@@ -73,7 +73,8 @@ class ListingSpider(scrapy.Spider):
             "ROBOTSTXT_OBEY": req.obey_robots,
         }.items():
             crawler.settings.set(key, value, priority="spider")
-        spider.state = SqliteState(crawler.settings.get("CRAWLER_DB"))
+        # the stage's writer records fetch errors and 304s in its batches (none given: the pipeline makes a stage)
+        spider.state = SqliteState(crawler.settings.get("CRAWLER_DB"), spider.stage.writer if spider.stage else None)
         spider.start_netlocs = {urlsplit(u).netloc.lower() for u in source.start_urls}
         return spider
 

@@ -130,3 +130,21 @@ def test_a_writer_that_cannot_open_its_database_fails_every_job_at_once(tmp_path
     writer.stop()
     assert all(isinstance(r, Exception) for r in results), results
     assert writer.failure is not None
+
+
+def test_posted_records_are_stored_in_the_next_batch_and_drain_waits_for_their_commit(tmp_path: Path, caplog) -> None:
+    """Fetch errors and 304s of a crawl go to the writer, answering no one: the reactor never waits for the lock."""
+    Store(tmp_path / "c.db").close()
+    writer = BatchWriter(tmp_path / "c.db", batch=50, window=0.3)
+    try:
+        writer.post(_insert("posted"), "a posted row")  # starts the writer
+        writer.post(_fail, "a broken record")
+        writer.post(_insert("after"), "another posted row")
+        assert writer.drain(5)
+        with sqlite3.connect(tmp_path / "c.db") as conn:  # committed once drain() returns
+            names = {row[0] for row in conn.execute("SELECT name FROM sources")}
+        assert names == {"posted", "after"}  # the broken one undid only itself
+        assert "could not store a broken record: this page is broken" in caplog.text
+    finally:
+        writer.stop()
+    assert BatchWriter(tmp_path / "c.db").drain(1)  # never started: nothing to wait for

@@ -76,11 +76,6 @@ def crawl_in_processes(sources: list[LoadedSource], db_path: Path, config_dir: P
     configure_logging(verbose)
     children: list[subprocess.Popen[bytes]] = []
     env = {**os.environ, PARENT_ENV: str(os.getpid()), "CRAWLER_EXTRACT_WORKERS": str(workers)}
-    for group in groups[1:]:
-        command = [sys.executable, "-m", "crawler", "--config", str(config_dir), "--db", str(db_path),
-                   *(["-v"] if verbose else []), "crawl", "--force", "--processes", "1", *(s.source.name for s in group)]
-        children.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, start_new_session=True))
-    log.info("crawling in %d processes: %s", len(groups), "; ".join(", ".join(s.source.name for s in g) for g in groups))
     stopped = False
 
     def stop(*_: Any) -> None:
@@ -92,6 +87,11 @@ def crawl_in_processes(sources: list[LoadedSource], db_path: Path, config_dir: P
                     child.send_signal(signal.SIGTERM)
 
     try:
+        for group in groups[1:]:
+            command = [sys.executable, "-m", "crawler", "--config", str(config_dir), "--db", str(db_path),
+                       *(["-v"] if verbose else []), "crawl", "--force", "--processes", "1", *(s.source.name for s in group)]
+            children.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, start_new_session=True))
+        log.info("crawling in %d processes: %s", len(groups), "; ".join(", ".join(s.source.name for s in g) for g in groups))
         crawl_sources(groups[0], db_path, config_dir, verbose=verbose, workers=workers, on_shutdown=stop)
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -101,7 +101,7 @@ def crawl_in_processes(sources: list[LoadedSource], db_path: Path, config_dir: P
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
     finally:
-        for child in children:  # this process failed: its children do not outlive it
+        for child in children:  # this process failed (or could not start them all): no child outlives it
             if child.poll() is None:
                 child.kill()
                 child.wait()

@@ -2,6 +2,8 @@
 
     writer = BatchWriter(db_path).start()
     decision = await writer.submit(lambda store: store.ingest(...))   # from the reactor
+    writer.post(lambda store: store.record_error(...), "what")        # a record nobody waits for
+    writer.drain()                                                     # all committed (a run's end)
     writer.stop()                                                      # at the end of the crawl
 
 One writer per process and database (``crawler crawl`` gives the same one to every

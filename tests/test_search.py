@@ -10,6 +10,8 @@ import re
 import opencc
 import pytest
 
+from crawler import attachments
+from crawler.notice import Notice
 from storage import Store
 from storage.fts import index_text, match_query
 
@@ -22,14 +24,18 @@ def _simplified(text: str) -> str:
 
 
 def _expected(cli, query: str, *, originals: bool = True) -> set[int]:
-    """The oracle: articles whose title or body contains every term, by plain substring test."""
+    """The oracle: articles whose searched text (title, body, a notice's header, attachments' names
+    and texts) contains every term, by plain substring test."""
     terms = [_simplified(t) for t in query.split()]
     where = "WHERE duplicate_of IS NULL" if originals else ""
-    return {
-        article_id
-        for article_id, title, body in cli.query(f"SELECT id, title, body FROM articles {where}")
-        if all(t in _simplified(title + "\n" + body) for t in terms)
-    }
+    texts = dict(cli.query("SELECT sha256, text FROM attachment_texts"))
+    found = set()
+    for article_id, title, body, notice, manifest in cli.query(f"SELECT id, title, body, notice, attachments FROM articles {where}"):
+        extra = Notice.from_dict(json.loads(notice)).lines() if notice else []
+        extra.append(attachments.text_of(json.loads(manifest or "[]"), texts))
+        if all(t in _simplified("\n".join([title, body, *extra])) for t in terms):
+            found.add(article_id)
+    return found
 
 
 def _search(cli, *args: str) -> list[dict]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,10 +43,11 @@ def read_mapping(path: Path) -> dict[str, Any]:
     return raw
 
 
-def validate(model: type[M], raw: dict[str, Any], label: str) -> M:
-    """Resolve ``${ENV}`` placeholders and validate; raise ConfigError listing every problem."""
+def validate(model: type[M], raw: dict[str, Any], label: str, environ: Mapping[str, str] | None = None) -> M:
+    """Resolve ``${ENV}`` placeholders (from ``environ``, default the process environment) and
+    validate; raise ConfigError listing every problem."""
     env_problems: list[str] = []
-    raw = _substitute_env(raw, "", env_problems)
+    raw = _substitute_env(raw, "", env_problems, os.environ if environ is None else environ)
     problems = [ConfigProblem(label, *p.split("\0", 1)) for p in env_problems]
     try:
         result = model.model_validate(raw)
@@ -56,15 +58,15 @@ def validate(model: type[M], raw: dict[str, Any], label: str) -> M:
     return result
 
 
-def _substitute_env(node: Any, path: str, problems: list[str]) -> Any:
+def _substitute_env(node: Any, path: str, problems: list[str], environ: Mapping[str, str]) -> Any:
     if isinstance(node, dict):
-        return {k: _substitute_env(v, f"{path}.{k}" if path else str(k), problems) for k, v in node.items()}
+        return {k: _substitute_env(v, f"{path}.{k}" if path else str(k), problems, environ) for k, v in node.items()}
     if isinstance(node, list):
-        return [_substitute_env(v, f"{path}.{i}", problems) for i, v in enumerate(node)]
+        return [_substitute_env(v, f"{path}.{i}", problems, environ) for i, v in enumerate(node)]
     if isinstance(node, str):
 
         def repl(match: re.Match[str]) -> str:
-            value = os.environ.get(match.group(1), match.group(2))
+            value = environ.get(match.group(1), match.group(2))
             if value is None:
                 problems.append(f"{path}\0environment variable {match.group(1)} is not set")
                 return match.group(0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -288,11 +289,12 @@ class LoadedSource(BaseModel):
 # -- loading -------------------------------------------------------------------------------
 
 
-def load_source_file(path: Path) -> LoadedSource:
-    """Read and validate one source file; raise ConfigError listing every problem."""
+def load_source_file(path: Path, environ: Mapping[str, str] | None = None) -> LoadedSource:
+    """Read and validate one source file (``${ENV}`` from ``environ``, default the process
+    environment); raise ConfigError listing every problem."""
     raw = read_mapping(path)
     raw.setdefault("name", path.stem)
-    return LoadedSource(source=validate(Source, raw, str(path)), file=path)
+    return LoadedSource(source=validate(Source, raw, str(path), environ), file=path)
 
 
 def source_files(config_dir: Path) -> list[Path]:
@@ -300,7 +302,8 @@ def source_files(config_dir: Path) -> list[Path]:
     return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
 
 
-def load_sources(config_dir: Path, files: list[Path] | None = None) -> tuple[list[LoadedSource], list[ConfigProblem]]:
+def load_sources(config_dir: Path, files: list[Path] | None = None, environ: Mapping[str, str] | None = None,
+                 ) -> tuple[list[LoadedSource], list[ConfigProblem]]:
     """Load every source file; return the valid sources and all problems found.
 
     A broken file never hides the others: its problems are returned and the
@@ -312,7 +315,7 @@ def load_sources(config_dir: Path, files: list[Path] | None = None) -> tuple[lis
     seen: dict[str, Path] = {}
     for path in paths:
         try:
-            item = load_source_file(Path(path))
+            item = load_source_file(Path(path), environ)
         except ConfigError as exc:
             problems += exc.problems
             continue

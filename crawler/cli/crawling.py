@@ -275,8 +275,7 @@ def demo(env: Env, articles: int, demo_db: Path, port_base: int) -> None:
 
     sim_config = env.config / "simulator"
     with Simulator(articles_per_portal=articles, port_base=port_base) as sim:
-        os.environ.update(sim.env())
-        loaded, problems = load_sources(sim_config)
+        loaded, problems = load_sources(sim_config, environ={**os.environ, **sim.env()})  # ${SIM_…_URL}
         if problems:
             raise ConfigError(problems)
         click.echo(f"simulator up: {', '.join(sim.env().values())}; crawling into {demo_db}", err=True)

@@ -6,8 +6,9 @@
 Both crawl the same simulator (20 articles per list page, no download delay) from an
 empty database, each as its own process:
 
-* ours: `crawler crawl` of the three simulator sources (extraction in a process pool
-  on every core, dedupe, one writer), CRAWLER_EXTRACT_WORKERS = number of cores;
+* ours: `crawler crawl` of the three simulator sources as shipped: one crawl process per core
+  (at most one per source, crawler/shards.py), each with its own reactor and writer and
+  cores // processes extraction workers (one: inline), dedupe, search index, alert outbox;
 * naive: one plain Scrapy spider (written below) that follows the same list pages,
   calls `trafilatura.extract` in its callback and inserts each item into SQLite in
   its own transaction — what a user would write first.
@@ -228,7 +229,8 @@ def main() -> None:
     rate = {name: r[3] / r[0] for name, r in results.items()}
     lines = [
         f"Simulator: {total} articles over 3 portals ({per_portal} each incl. seeds), 20 per list page, no delay; "
-        f"{cores} cores; ours with {cores} extraction workers.",
+        f"{cores} cores; ours as `crawler crawl` runs it ({min(cores, 3)} crawl process(es), "
+        f"{max(1, cores // min(cores, 3))} extraction worker(s) each; one: inline).",
         "",
         "| crawler | articles stored | wall s | articles/s | CPU s (tree) | peak PSS (tree, MB) |",
         "|---|---|---|---|---|---|",

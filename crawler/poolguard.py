@@ -15,14 +15,8 @@ import signal
 
 
 def die_with_parent() -> None:
-    parent = os.getppid()
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
-
+    """A pool worker or the fork server: SIGKILL when the process that started it dies."""
+    _die_with(os.getppid())
 
 
 PARENT_ENV = "CRAWLER_DAEMON_PID"  # set by the process that starts a crawl child: its pid
@@ -34,11 +28,14 @@ def die_with_named_parent() -> None:
     Done in the child itself, not with ``preexec_fn`` (unsafe in a threaded parent).
     """
     parent = os.environ.get(PARENT_ENV)
-    if not parent:
-        return
+    if parent:
+        _die_with(int(parent))
+
+
+def _die_with(parent: int) -> None:
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-    if os.getppid() != int(parent):  # the parent died before prctl took effect
+    if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)

@@ -154,16 +154,7 @@ class BatchWriter:
                 return
             if item is not _STOP:
                 _, loop, future = item
-                if loop is None:  # posted
-                    if isinstance(future, threading.Event):
-                        future.set()
-                    else:
-                        log.error("could not store %s: %s", future, exc)
-                    continue
-                try:
-                    loop.call_soon_threadsafe(_settle, future, None, exc)
-                except RuntimeError:
-                    pass
+                _answer(loop, future, None, exc)
 
     def _gather(self, first: Any) -> tuple[list[Any], bool]:
         jobs = [first]
@@ -195,16 +186,7 @@ class BatchWriter:
             log.debug("batch of %d rolled back: %s", len(jobs), exc)
             results = [(loop, future, None, exc) for _, loop, future in jobs]
         for loop, future, value, error in results:
-            if loop is None:  # posted: nobody waits; ``future`` says what it was (an Event: drain() waits)
-                if isinstance(future, threading.Event):
-                    future.set()
-                elif error is not None:
-                    log.error("could not store %s: %s", future, error)
-                continue
-            try:
-                loop.call_soon_threadsafe(_settle, future, value, error)
-            except RuntimeError:  # the crawl's loop is gone (killed mid-batch): nobody waits for it
-                pass
+            _answer(loop, future, value, error)
 
     @staticmethod
     def _apply(store: Store, jobs: list[Any], *, savepoints: bool) -> list[tuple[Any, Any, Any, BaseException | None]]:
@@ -224,6 +206,20 @@ class BatchWriter:
 
 class _PageFailed(Exception):
     """A page of a batch stored without savepoints failed."""
+
+
+def _answer(loop: Any, future: Any, value: Any, error: BaseException | None) -> None:
+    """Hand a job's outcome to whoever waits for it, from the writer's thread."""
+    if loop is None:  # posted: nobody waits; ``future`` says what it was (an Event: drain() waits)
+        if isinstance(future, threading.Event):
+            future.set()
+        elif error is not None:
+            log.error("could not store %s: %s", future, error)
+        return
+    try:
+        loop.call_soon_threadsafe(_settle, future, value, error)
+    except RuntimeError:  # the crawl's loop is gone (killed mid-batch): nobody waits for it
+        pass
 
 
 def _settle(future: asyncio.Future, value: Any, error: BaseException | None) -> None:

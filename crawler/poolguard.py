@@ -4,7 +4,8 @@ The fork server preloads ``crawler.forkserver_guard`` (which sets its parent-dea
 each pool worker runs ``die_with_parent`` as its initializer. Without it, a crawl killed by
 the daemon's timeout or by kill -9 left its fork server and workers running for ever, one set
 per killed crawl (found while soaking the daemon under faults). A crawl the daemon (or a
-``crawler crawl`` in several processes) starts calls ``die_with_named_parent``.
+``crawler crawl`` in several processes) starts calls ``die_with_named_parent``; a crawl process that
+``crawler crawl`` forks, ``die_with``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import signal
 
 def die_with_parent() -> None:
     """A pool worker or the fork server: SIGKILL when the process that started it dies."""
-    _die_with(os.getppid())
+    die_with(os.getppid())
 
 
 PARENT_ENV = "CRAWLER_DAEMON_PID"  # set by the process that starts a crawl child: its pid
@@ -29,10 +30,11 @@ def die_with_named_parent() -> None:
     """
     parent = os.environ.get(PARENT_ENV)
     if parent:
-        _die_with(int(parent))
+        die_with(int(parent))
 
 
-def _die_with(parent: int) -> None:
+def die_with(parent: int) -> None:
+    """SIGKILL when ``parent`` (this process's parent now) dies."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scrapy import signals
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
@@ -104,32 +105,91 @@ def scrapy_settings(db_path: Path, config_dir: Path, *, verbose: bool = False) -
     return settings
 
 
+def preload() -> None:
+    """Import what a crawl loads once it starts (Scrapy's components for our settings, the MinHash
+    permutations), without installing a reactor: crawl processes forked after this share it."""
+    from scrapy.utils.conf import build_component_list
+    from scrapy.utils.misc import load_object
+
+    from crawler import dedupe
+
+    settings = scrapy_settings(Path("unused.db"), Path("unused"))
+    for name in ("DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "EXTENSIONS", "ITEM_PIPELINES"):
+        for path in build_component_list(settings.getwithbase(name)):
+            load_object(path)
+    for name in ("SCHEDULER", "DOWNLOADER", "STATS_CLASS", "DUPEFILTER_CLASS", "SCHEDULER_PRIORITY_QUEUE",
+                 "SCHEDULER_MEMORY_QUEUE", "SCHEDULER_DISK_QUEUE", "LOG_FORMATTER", "DNS_RESOLVER"):
+        load_object(settings[name])
+    for path in settings.getwithbase("DOWNLOAD_HANDLERS").values():
+        if path:
+            load_object(path)
+    dedupe.minhash_signature(["preload"])
+    assert "twisted.internet.reactor" not in sys.modules, "preload() installed a reactor"
+
+
 def crawl_sources(sources: list[LoadedSource], db_path: Path, config_dir: Path, *, verbose: bool = False,
-                  workers: int | None = None, on_shutdown: Any = None) -> list[dict[str, Any]]:
+                  workers: int | None = None, on_shutdown: Callable[[], None] | None = None) -> list[dict[str, Any]]:
     """Crawl each source once (all at the same time, each with its own politeness
     settings) in this process and return the crawl_runs rows of this pass.
 
     ``workers``: extraction processes (default CRAWLER_EXTRACT_WORKERS; 1: inline);
-    ``on_shutdown()`` is called when a stop signal closes the crawl."""
+    ``on_shutdown()`` is called in the signal handler of the first SIGTERM or SIGINT (it may only
+    do what a handler may: send signals, set flags)."""
     Store(db_path).close()  # create and migrate before the spiders open it
     configure_logging(verbose)
     process = CrawlerProcess(scrapy_settings(db_path, config_dir, verbose=verbose))
     quiet_libraries(verbose)
     workers = max(1, workers or process.settings.getint("CRAWLER_EXTRACT_WORKERS", 1))
     stage = IngestStage(db_path, workers).start()  # one extraction pool and one writer for every source of the pass
+    previous: dict[int, Any] = {}
     try:
-        for loaded in sources:
-            crawler = process.create_crawler(ListingSpider)
-            if on_shutdown is not None:
-                crawler.signals.connect(lambda reason, **_: reason == "shutdown" and on_shutdown(),
-                                        signal=signals.spider_closed, weak=False)
-            process.crawl(crawler, source=loaded, stage=stage)
-        process.start()
+        for loaded in sources:  # the first installs the reactor
+            process.crawl(process.create_crawler(ListingSpider), source=loaded, stage=stage)
+        previous = _stop_on_signals(process, on_shutdown)
+        process.start(install_signal_handlers=False)
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         stage.close()
     with Store(db_path, readonly=True) as store:
         latest = [store.runs(source=loaded.source.name, limit=1) for loaded in sources]
     return [runs[0] for runs in latest if runs]
+
+
+def _stop_on_signals(process: CrawlerProcess, on_shutdown: Callable[[], None] | None) -> dict[int, Any]:
+    """SIGTERM or SIGINT: ``on_shutdown()`` at once, then every spider closes (downloads in flight
+    finish, what is fetched is stored); a second signal stops the reactor without waiting.
+    Scrapy's own handlers do the same, but there is no hook at the signal itself: a crawl's
+    children only heard of it once its spiders had closed, seconds later."""
+    from twisted.internet import reactor
+
+    stopping = False
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        if stopping:
+            reactor.callFromThread(_stop_now, signum)
+            return
+        stopping = True
+        if on_shutdown is not None:
+            on_shutdown()
+        reactor.callFromThread(_stop_gracefully, process, signum)  # logging waits for the reactor thread
+
+    return {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+
+def _stop_gracefully(process: CrawlerProcess, signum: int) -> None:
+    logging.getLogger("crawler.crawl").info("received %s: stopping the crawl (send again to stop at once)",
+                                            signal.Signals(signum).name)
+    process.stop()
+
+
+def _stop_now(signum: int) -> None:
+    from twisted.internet import reactor
+
+    logging.getLogger("crawler.crawl").warning("received %s again: stopping at once", signal.Signals(signum).name)
+    if reactor.running:
+        reactor.stop()
 
 
 def worker_settings(redis_url: str, *, verbose: bool = False, ttl: float = 15.0) -> Settings:

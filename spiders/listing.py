@@ -67,6 +67,10 @@ class ListingSpider(scrapy.Spider):
         for key, value in {
             "DOWNLOAD_DELAY": req.delay.total_seconds(),
             "CONCURRENT_REQUESTS_PER_DOMAIN": req.concurrency,
+            # requests the engine hands the downloader at once (one crawler per source): the source's
+            # concurrency and two waiting, not Scrapy's 16: a stop waits for every request handed over,
+            # one per delay
+            "CONCURRENT_REQUESTS": req.concurrency + 2,
             "USER_AGENT": req.user_agent,
             "DOWNLOAD_TIMEOUT": req.timeout.total_seconds(),
             "RETRY_TIMES": req.retries,

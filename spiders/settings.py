@@ -6,6 +6,8 @@ source config override delay, concurrency, user agent, timeout and retries.
 
 import os
 
+from scrapy.settings import default_settings as _defaults
+
 BOT_NAME = "crawler"
 SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
@@ -29,28 +31,32 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 1.0
 # Only http(s): no file://, data:, s3:// or ftp:// from configs or redirects.
 DOWNLOAD_HANDLERS = {"file": None, "data": None, "s3": None, "ftp": None}
+# Scrapy's components we never use are left out of the *_BASE lists, not disabled with None in
+# DOWNLOADER_MIDDLEWARES / EXTENSIONS: Scrapy imports every key of those to normalise it, and the
+# cookies middleware imports tldextract and requests, RemoteControl aiohttp (some 200 modules,
+# a tenth of a crawl process's start-up and memory). Robots.txt is ours (spiders.middlewares).
+_UNUSED = (
+    "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",  # COOKIES_ENABLED is off
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware",  # no source logs in
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware",  # spiders.middlewares.RobotsTxt
+    "scrapy.extensions.remote_control.RemoteControl",  # off in Scrapy unless enabled
+    "scrapy.extensions.telnet.TelnetConsole",  # TELNETCONSOLE_ENABLED is off
+    "scrapy.spidermiddlewares.depth.DepthMiddleware",  # no depth limit, no depth statistics
+)
+DOWNLOADER_MIDDLEWARES_BASE = {k: v for k, v in _defaults.DOWNLOADER_MIDDLEWARES_BASE.items() if k not in _UNUSED}
+EXTENSIONS_BASE = {k: v for k, v in _defaults.EXTENSIONS_BASE.items() if k not in _UNUSED}
+SPIDER_MIDDLEWARES_BASE = {k: v for k, v in _defaults.SPIDER_MIDDLEWARES_BASE.items() if k not in _UNUSED}
 DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.NetworkGuard": 60,  # before robots.txt: no request at all to a refused address
-    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "spiders.middlewares.RobotsTxt": 100,  # a 5xx robots.txt disallows the host for this crawl
     "spiders.middlewares.RetryAfter": 560,  # sees 429/503 before RetryMiddleware (550) retries them
     "spiders.middlewares.Backpressure": 590,  # article downloads wait while the ingest stage is full
-    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,  # no source logs in
-}
-# Every middleware wraps every request or every spider output in Scrapy 2.19; these do nothing for us
-# (no depth limit, no depth statistics; link URLs come from the page's own list, bounded by max_pages).
-SPIDER_MIDDLEWARES = {
-    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
 }
 ITEM_PIPELINES = {"crawler.pipeline.IngestPipeline": 300}
 # Items (and requests) of one response handled at once. Scrapy starts this many asyncio tasks for
 # every response (2.19's scraper); an article page yields one item and a list page some dozens of
 # requests, so 100 (the default) cost ~5 s of the reactor per 2,000 pages for nothing (bench.e2e).
 CONCURRENT_ITEMS = 16
-EXTENSIONS = {
-    "crawler.progress.CrawlProgress": 500,
-    # off in Scrapy unless enabled, but loading it imports aiohttp: 0.2 s of every crawl's start-up
-    "scrapy.extensions.remote_control.RemoteControl": None,
-}  # a progress line per source every 10 s of a long crawl
+EXTENSIONS = {"crawler.progress.CrawlProgress": 500}  # a progress line per source every 10 s of a long crawl
 CRAWLER_PROGRESS_INTERVAL = float(os.environ.get("CRAWLER_PROGRESS_INTERVAL", 10))
 LOG_LEVEL = "INFO"

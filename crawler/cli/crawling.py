@@ -37,8 +37,9 @@ def _print_runs(runs: list[dict[str, Any]]) -> bool:
               help="With CRAWLER_REDIS_URL: seconds after which a poll the workers did not finish is closed as timed out.")
 @click.option("--processes", default="auto", show_default=True, metavar="auto|N",
               callback=lambda _ctx, _param, value: _processes(value),
-              help="Crawl processes for several sources: auto is one per core, at most one per source "
-              "(each process has its own Scrapy reactor; docs/architecture.md).")
+              help="Crawl processes for several sources, at most one per source. auto: from one per core "
+              "up to two, the fewest that keep every core busy to the end (each process has its own "
+              "Scrapy reactor; docs/architecture.md).")
 @click.pass_obj
 def crawl(env: Env, sources: tuple[str, ...], force: bool, timeout: float, processes: str) -> None:
     """Crawl SOURCES once (default: every enabled source), then exit.
@@ -54,7 +55,7 @@ def crawl(env: Env, sources: tuple[str, ...], force: bool, timeout: float, proce
     Example: crawler crawl iqilu-zaozhuang
     """
     from crawler.poolguard import die_with_named_parent
-    from crawler.shards import crawl_in_processes, processes_for
+    from crawler.shards import crawl_in_processes
 
     die_with_named_parent()  # when started by `crawler run` (or another `crawler crawl`)
     chosen = env.sources(sources)
@@ -73,7 +74,7 @@ def crawl(env: Env, sources: tuple[str, ...], force: bool, timeout: float, proce
         with _store(env) as store:
             runs = [row for run in ids for row in store.db.query("SELECT * FROM crawl_runs WHERE id = ?", [run])]
     else:
-        count = processes_for(processes, len(chosen), os.cpu_count() or 1)
+        count = None if processes == "auto" else int(processes)
         runs = crawl_in_processes(chosen, env.db, env.config, processes=count, verbose=env.verbose)
     if not _print_runs(runs) or len(runs) < len(chosen):
         missing = {s.source.name for s in chosen} - {r["source"] for r in runs}

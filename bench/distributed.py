@@ -6,8 +6,8 @@
 Every mode crawls the same simulator (20 articles per list page, no download delay)
 into an empty database and an empty Redis (a real redis-server on loopback):
 
-* no Redis: `crawler crawl` as shipped (one crawl process per core, at most one per source:
-  crawler/shards.py);
+* no Redis: `crawler crawl` as shipped (as many crawl processes as crawler/shards.py's plan()
+  picks: three equal sources on two cores, three);
 * redis N: N `crawler worker` processes (one extraction process each: inline) and
   `crawler crawl` with CRAWLER_REDIS_URL as the one ingester; timed from the queued
   polls to the last article stored.
@@ -127,7 +127,7 @@ def main() -> None:
     single_rate = rows[0][1] / rows[0][2]
     lines = [
         f"Simulator: {total} articles over 3 portals, 20 per list page, no delay; {cores} cores. No Redis: `crawler crawl` "
-        f"({min(cores, 3)} crawl process(es)). Workers: one process each, extraction inline; the ingester is `crawler crawl`.",
+        f"(crawl processes as crawler/shards.py plans them). Workers: one process each, extraction inline; the ingester is `crawler crawl`.",
         "",
         "| mode | articles stored | wall s | article pages/s | ratio to no Redis |",
         "|---|---|---|---|---|",

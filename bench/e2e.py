@@ -6,9 +6,10 @@
 Both crawl the same simulator (20 articles per list page, no download delay) from an
 empty database, each as its own process:
 
-* ours: `crawler crawl` of the three simulator sources as shipped: one crawl process per core
-  (at most one per source, crawler/shards.py), each with its own reactor and writer and
-  cores // processes extraction workers (one: inline), dedupe, search index, alert outbox;
+* ours: `crawler crawl` of the three simulator sources as shipped: as many crawl processes as
+  crawler/shards.py's plan() picks (three equal sources on two cores: three), each with its own
+  reactor and writer and cores // processes extraction workers (one: inline), dedupe, search
+  index, alert outbox;
 * naive: one plain Scrapy spider (written below) that follows the same list pages,
   calls `trafilatura.extract` in its callback and inserts each item into SQLite in
   its own transaction — what a user would write first.
@@ -138,8 +139,8 @@ def _reap_orphans(timeout: float = 10.0) -> None:
             time.sleep(0.02)  # a fork server still shutting down
 
 
-def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds of the whole tree (every descendant, waited for), peak tree PSS (KB)."""
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
+    """Wall seconds, CPU seconds of the whole tree (every descendant, waited for), peak tree PSS (KB), stderr."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -162,7 +163,7 @@ def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{err.decode()[-3000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), peak
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), peak, err.decode(errors="replace")
 
 
 def _count(db: Path, table: str) -> int:
@@ -209,7 +210,10 @@ def main() -> None:
                 cmd = [sys.executable, "-m", "bench.e2e", "--naive", str(db), str(urls)]
             else:
                 cmd = [sys.executable, "-m", "crawler", "--config", str(config if name == "ours" else bare), "--db", str(db), "crawl"]
-            wall, cpu, peak = _run(cmd, env)
+            wall, cpu, peak, err = _run(cmd, env)
+            if name == "ours, attachments off":
+                split = re.search(r"crawling in (\d+) processes", err)
+                processes = int(split.group(1)) if split else 1
             stored = _count(db, "items" if name == "naive" else "articles")
             results[name] = (wall, cpu, peak, stored)
             print(f"{name}: {stored} articles in {wall:.1f}s, {cpu:.1f} CPU-s, peak {peak / 1024:.0f} MB", file=sys.stderr)
@@ -220,7 +224,7 @@ def main() -> None:
         elif not args.no_profile:
             raw, db = work / "ours.spy.txt", work / "profiled.db"
             cmd = [sys.executable, "-m", "crawler", "--config", str(bare), "--db", str(db), "crawl"]
-            wall, cpu, _ = _run([spy, "record", "--rate", str(spy_table.RATE), "--gil", "--subprocesses", "--threads",
+            wall, cpu, _, _ = _run([spy, "record", "--rate", str(spy_table.RATE), "--gil", "--subprocesses", "--threads",
                                  "--format", "raw", "--output", str(raw), "--", *cmd], env)
             profile_lines = ["", *spy_table.table(raw, results["ours, attachments off"][1]),
                              f"\nProfiled run (ours, attachments off, sampled {spy_table.RATE}/s): {_count(db, 'articles')} "
@@ -229,8 +233,8 @@ def main() -> None:
     rate = {name: r[3] / r[0] for name, r in results.items()}
     lines = [
         f"Simulator: {total} articles over 3 portals ({per_portal} each incl. seeds), 20 per list page, no delay; "
-        f"{cores} cores; ours as `crawler crawl` runs it ({min(cores, 3)} crawl process(es), "
-        f"{max(1, cores // min(cores, 3))} extraction worker(s) each; one: inline).",
+        f"{cores} cores; ours as `crawler crawl` runs it ({processes} crawl process(es), "
+        f"{max(1, cores // processes) if processes > 1 else cores} extraction worker(s) each; one: inline).",
         "",
         "| crawler | articles stored | wall s | articles/s | CPU s (tree) | peak PSS (tree, MB) |",
         "|---|---|---|---|---|---|",

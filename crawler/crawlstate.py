@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from operator import methodcaller
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,16 +71,17 @@ class SqliteState:
         """The URLs of the source's stored articles due for a revisit (crawler/revisit.py)."""
         return revisit.due_urls(self._store, source, now)
 
+    # the jobs are plain data (methodcaller), so the writer may be another process's (crawler/sharedwriter.py)
     def touch_article(self, url: str) -> None:
-        self._write(lambda store: store.touch_article(url), f"the 304 of {url}")
+        self._write(methodcaller("touch_article", url), f"the 304 of {url}")
 
     def record_error(self, *, run_id: int | None, source: str, url: str, kind: str, message: str,
                      status: int | None = None) -> None:
-        self._write(lambda store: store.record_error(run_id=run_id, source=source, url=url, kind=kind, message=message,
-                                                     status=status), f"the {kind} error of {url}")
+        self._write(methodcaller("record_error", run_id=run_id, source=source, url=url, kind=kind, message=message,
+                                 status=status), f"the {kind} error of {url}")
 
     def save_schedule_state(self, source: str, *, backoff_until: str) -> None:
-        self._write(lambda store: store.save_schedule_state(source, backoff_until=backoff_until), f"{source}'s pause")
+        self._write(methodcaller("save_schedule_state", source, backoff_until=backoff_until), f"{source}'s pause")
 
     def _write(self, job: Any, what: str) -> None:
         if self._writer is None or self._writer.failure is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from typing import Any
 
 from scrapy.exceptions import DropItem
@@ -135,12 +136,9 @@ class IngestPipeline:
         assert writer is not None
         if not writer.running:
             writer.start()
-        record, run_id, router = article_record(article, item, crawl.source.role), crawl.run_id, self.router
-
-        def store(db: Any) -> Any:
-            return store_article(db, item.source, record, identity, run_id=run_id, flags=article.flags, router=router,
-                                 index=index)
-
+        # a job of plain data (crawler/sharedwriter.py may hand it to the writer of another process)
+        store = partial(store_article, source=item.source, record=article_record(article, item, crawl.source.role),
+                        identity=identity, run_id=crawl.run_id, flags=article.flags, router=self.router, index=index)
         try:
             decision = await writer.submit(store)
         except StorageFull as exc:

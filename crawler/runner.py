@@ -128,19 +128,21 @@ def preload() -> None:
 
 
 def crawl_sources(sources: list[LoadedSource], db_path: Path, config_dir: Path, *, verbose: bool = False,
-                  workers: int | None = None, on_shutdown: Callable[[], None] | None = None) -> list[dict[str, Any]]:
+                  workers: int | None = None, on_shutdown: Callable[[], None] | None = None,
+                  writer: Any = None) -> list[dict[str, Any]]:
     """Crawl each source once (all at the same time, each with its own politeness
     settings) in this process and return the crawl_runs rows of this pass.
 
     ``workers``: extraction processes (default CRAWLER_EXTRACT_WORKERS; 1: inline);
     ``on_shutdown()`` is called in the signal handler of the first SIGTERM or SIGINT (it may only
-    do what a handler may: send signals, set flags)."""
+    do what a handler may: send signals, set flags); ``writer``: another process's writer
+    (crawler/sharedwriter.py) instead of a writer thread of this one."""
     Store(db_path).close()  # create and migrate before the spiders open it
     configure_logging(verbose)
     process = CrawlerProcess(scrapy_settings(db_path, config_dir, verbose=verbose))
     quiet_libraries(verbose)
     workers = max(1, workers or process.settings.getint("CRAWLER_EXTRACT_WORKERS", 1))
-    stage = IngestStage(db_path, workers).start()  # one extraction pool and one writer for every source of the pass
+    stage = IngestStage(db_path, workers, writer).start()  # one extraction pool and one writer for every source of the pass
     previous: dict[int, Any] = {}
     try:
         for loaded in sources:  # the first installs the reactor

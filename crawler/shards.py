@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import multiprocessing
 import os
 import signal
 import threading
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.poolguard import die_with
+from crawler.sharedwriter import RemoteWriter, serve
 from crawler.sources import LoadedSource
 
 log = logging.getLogger("crawler.crawl")
@@ -39,6 +41,7 @@ log = logging.getLogger("crawler.crawl")
 
 SPLIT_MIN_PAGES = 200  # fewer (the last runs' pages, every source crawled before): one process is cheaper
 PER_CORE = 2  # auto: at most this many crawl processes per core (each past the first: ~60 MB, bench.e2e)
+WRITER_BACKLOG = 120  # pages in the ingest stage at once, in all crawl processes (crawler/writer.py's default)
 NEAR_BEST = 1.05  # auto: the fewest processes whose crawl ends within 5% of the quickest grouping
 
 
@@ -106,38 +109,43 @@ def crawl_in_processes(sources: list[LoadedSource], db_path: Path, config_dir: P
     if threading.active_count() > 1:  # fork() copies no thread, and maybe a lock one of them holds
         raise RuntimeError("crawl_in_processes forks: call it before any thread starts")
     workers = max(1, cores // len(groups))
+    backlog = WRITER_BACKLOG // len(groups)  # pages each crawl may have in the stage: one writer's worth in all
     configure_logging(verbose)
     preload()
     gc.collect()
     gc.freeze()  # what is loaded now stays shared with the children: the collector never writes to it
+    pipes = [multiprocessing.Pipe() for _ in groups]  # (the writer's end, the crawl's end), before any fork
     children: list[int] = []
-    stopped = False
 
-    def stop(*_: Any) -> None:
-        nonlocal stopped
-        if not stopped:
-            stopped = True
-            for pid in children:
-                _signal(pid, signal.SIGTERM)
+    def stop(*_: Any) -> None:  # each signal on to every crawl (a second one: they stop at once)
+        for pid in children:
+            _signal(pid, signal.SIGTERM)
 
+    def crawl(n: int, group: list[LoadedSource]) -> None:
+        for m, (writers_end, crawls_end) in enumerate(pipes):
+            writers_end.close()
+            if m != n:
+                crawls_end.close()
+        crawl_sources(group, db_path, config_dir, verbose=verbose, workers=workers, writer=RemoteWriter(pipes[n][1], backlog))
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for group in groups[1:]:
-            children.append(_fork(lambda group=group: crawl_sources(group, db_path, config_dir, verbose=verbose,
-                                                                     workers=workers)))
-        log.info("crawling in %d processes: %s", len(groups), "; ".join(", ".join(s.source.name for s in g) for g in groups))
-        crawl_sources(groups[0], db_path, config_dir, verbose=verbose, workers=workers, on_shutdown=stop)
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            while children:
-                os.waitpid(children[0], 0)
-                children.pop(0)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        for n, group in enumerate(groups):
+            children.append(_fork(lambda n=n, group=group: crawl(n, group)))
+        for _, crawls_end in pipes:
+            crawls_end.close()
+        log.info("crawling in %d processes: %s; this one stores what they fetch", len(groups),
+                 "; ".join(", ".join(s.source.name for s in g) for g in groups))
+        serve(db_path, [writers_end for writers_end, _ in pipes])  # until every crawl has closed its end
+        while children:
+            os.waitpid(children[0], 0)
+            children.pop(0)
     finally:
         for pid in children:  # this process failed (or could not start them all): no child outlives it
             _signal(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     with Store(db_path, readonly=True) as store:
         latest = [store.runs(source=loaded.source.name, limit=1) for loaded in sources]
     return [runs[0] for runs in latest if runs and runs[0]["started_at"] >= began]  # a child that never ran: missing

@@ -27,9 +27,11 @@ INLINE_PAGES = 4  # pages extracted in the crawl process before the pool starts 
 
 
 class IngestStage:
-    def __init__(self, db_path: str | Path, workers: int = 1):
+    def __init__(self, db_path: str | Path, workers: int = 1, writer: Any = None):
+        """``writer``: where pages are stored — this process's own writer thread, unless another
+        process writes for several crawl processes (a crawler.sharedwriter.RemoteWriter)."""
         self.workers = max(1, workers)
-        self.writer = BatchWriter(db_path)
+        self.writer = writer or BatchWriter(db_path)
         self._pool: ProcessPoolExecutor | None = None
         self._pages = 0
 

@@ -41,15 +41,45 @@ Job = Callable[[Store], Any]
 _STOP = object()
 
 
-class BatchWriter:
-    def __init__(self, db_path: str | Path, *, batch: int = 50, window: float = 0.2, backlog: int = 120):
-        self.db_path = Path(db_path)
-        self.batch, self.window = batch, window
-        # Back-pressure: pages admitted (being extracted or waiting to be stored) beyond ``backlog``
-        # hold new article downloads back (spiders.middlewares.Backpressure) until half of them are done.
+class Backlog:
+    """Back-pressure: pages admitted (being extracted or waiting to be stored) beyond ``backlog``
+    hold new article downloads back (spiders.middlewares.Backpressure) until half of them are done.
+    Counted on the reactor's thread only."""
+
+    def __init__(self, backlog: int = 120):
         self.high, self.low = backlog, backlog // 2
         self.backlog = 0
         self._room: asyncio.Event | None = None
+
+    def admit(self, units: int = 1) -> None:
+        """A page enters the ingest stage; ``units``: what it weighs (a page with attachments counts one
+        more per MB of their bytes, so files in flight are bounded as pages are)."""
+        self.backlog += units
+        if self.backlog >= self.high:
+            self._event().clear()
+
+    def release(self, units: int = 1) -> None:
+        """A page left it: stored, refused or failed (``units`` as admitted)."""
+        self.backlog -= units
+        if self.backlog <= self.low:
+            self._event().set()
+
+    async def room(self) -> None:
+        """Wait until the ingest stage takes more pages."""
+        await self._event().wait()
+
+    def _event(self) -> asyncio.Event:
+        if self._room is None:
+            self._room = asyncio.Event()
+            self._room.set()
+        return self._room
+
+
+class BatchWriter(Backlog):
+    def __init__(self, db_path: str | Path, *, batch: int = 50, window: float = 0.2, backlog: int = 120):
+        super().__init__(backlog)
+        self.db_path = Path(db_path)
+        self.batch, self.window = batch, window
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self.commits = 0
@@ -90,32 +120,16 @@ class BatchWriter:
         if not self.running:
             return True
         done = threading.Event()
-        self._queue.put((lambda store: None, None, done))  # set once its batch committed
+        self._queue.put((nothing, None, done))  # set once its batch committed
         return done.wait(timeout)
 
-    # -- back-pressure (the reactor's thread only) ------------------------------------------------------
-    def admit(self, units: int = 1) -> None:
-        """A page enters the ingest stage; ``units``: what it weighs (a page with attachments counts one
-        more per MB of their bytes, so files in flight are bounded as pages are)."""
-        self.backlog += units
-        if self.backlog >= self.high:
-            self._event().clear()
-
-    def release(self, units: int = 1) -> None:
-        """A page left it: stored, refused or failed (``units`` as admitted)."""
-        self.backlog -= units
-        if self.backlog <= self.low:
-            self._event().set()
-
-    async def room(self) -> None:
-        """Wait until the ingest stage takes more pages."""
-        await self._event().wait()
-
-    def _event(self) -> asyncio.Event:
-        if self._room is None:
-            self._room = asyncio.Event()
-            self._room.set()
-        return self._room
+    def put(self, job: Job, reply: Callable[[Any, BaseException | None], None]) -> None:
+        """Run ``job(store)`` in the next transaction; ``reply(result, error)`` from the writer's thread once
+        it committed (or failed): the jobs of another process (crawler/sharedwriter.py)."""
+        if self.failure is not None:
+            reply(None, self.failure)
+            return
+        self._queue.put((job, None, reply))
 
     def stop(self, timeout: float = 60) -> None:
         """Commit what was handed over, then end the thread."""
@@ -208,11 +222,17 @@ class _PageFailed(Exception):
     """A page of a batch stored without savepoints failed."""
 
 
+def nothing(store: Store) -> None:
+    """A job that writes nothing: its answer says that everything handed over before it is committed."""
+
+
 def _answer(loop: Any, future: Any, value: Any, error: BaseException | None) -> None:
     """Hand a job's outcome to whoever waits for it, from the writer's thread."""
-    if loop is None:  # posted: nobody waits; ``future`` says what it was (an Event: drain() waits)
+    if loop is None:  # no event loop waits: ``future`` is an Event (drain), a reply (put) or what was posted
         if isinstance(future, threading.Event):
             future.set()
+        elif callable(future):
+            future(value, error)
         elif error is not None:
             log.error("could not store %s: %s", future, error)
         return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -50,8 +49,18 @@ def _not_before(sub: Subscription, now: datetime) -> str:
     raise AssertionError("unreachable: a time of day recurs within two days")
 
 
-def make_router(config: AlertsConfig) -> Callable[[str, Any, dict[str, Any], list[str]], list[dict[str, Any]]]:
-    def route(source: str, decision: Any, article: dict[str, Any], flags: list[str]) -> list[dict[str, Any]]:
+def make_router(config: AlertsConfig) -> Router:
+    return Router(config)
+
+
+class Router:
+    """Subscriptions → outbox rows. An object, not a closure: a store job that carries it can be
+    handed to the writer of another process (crawler/sharedwriter.py)."""
+
+    def __init__(self, config: AlertsConfig):
+        self.config = config
+
+    def __call__(self, source: str, decision: Any, article: dict[str, Any], flags: list[str]) -> list[dict[str, Any]]:
         """Outbox rows for a stored page. A ``new`` alert is once per story and subscription: keyed by the
         story, so the first copy a subscription matches alerts (a portal's clean copy after a flagged
         mirror's, say) and no later copy does; a copy (``duplicate``) counts as the story's ``new``."""
@@ -59,7 +68,7 @@ def make_router(config: AlertsConfig) -> Callable[[str, Any, dict[str, Any], lis
         now = datetime.now(timezone.utc)
         event = "new" if decision.outcome == "duplicate" else decision.outcome
         story = article.get("story_id") or decision.article_id
-        for sub in config.subscriptions:
+        for sub in self.config.subscriptions:
             if event not in sub.events:
                 continue
             if "*" not in sub.sources and source not in sub.sources:
@@ -82,5 +91,3 @@ def make_router(config: AlertsConfig) -> Callable[[str, Any, dict[str, Any], lis
                     "not_before": _not_before(sub, now),
                 })
         return rows
-
-    return route

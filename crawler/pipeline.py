@@ -8,7 +8,8 @@ never pays for a pool) pages are extracted in a process pool, so every core
 works and the reactor keeps downloading meanwhile. Storing (the identity
 decision, the search index, the commit) runs in the writer thread beside the
 reactor (crawler/writer.py), one transaction per batch of pages; an item counts
-as done only once its transaction committed. One writer per crawl process.
+as done only once its transaction committed. One writer per crawl process, or one for
+several (crawler/sharedwriter.py); the jobs handed to it are plain data either way.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,15 +127,13 @@ def preload() -> None:
 
 
 def crawl_sources(sources: list[LoadedSource], db_path: Path, config_dir: Path, *, verbose: bool = False,
-                  workers: int | None = None, on_shutdown: Callable[[], None] | None = None,
-                  writer: Any = None) -> list[dict[str, Any]]:
+                  workers: int | None = None, writer: Any = None) -> list[dict[str, Any]]:
     """Crawl each source once (all at the same time, each with its own politeness
     settings) in this process and return the crawl_runs rows of this pass.
 
     ``workers``: extraction processes (default CRAWLER_EXTRACT_WORKERS; 1: inline);
-    ``on_shutdown()`` is called in the signal handler of the first SIGTERM or SIGINT (it may only
-    do what a handler may: send signals, set flags); ``writer``: another process's writer
-    (crawler/sharedwriter.py) instead of a writer thread of this one."""
+    ``writer``: another process's writer (crawler/sharedwriter.py) instead of a writer thread of
+    this one."""
     Store(db_path).close()  # create and migrate before the spiders open it
     configure_logging(verbose)
     process = CrawlerProcess(scrapy_settings(db_path, config_dir, verbose=verbose))
@@ -147,7 +144,7 @@ def crawl_sources(sources: list[LoadedSource], db_path: Path, config_dir: Path, 
     try:
         for loaded in sources:  # the first installs the reactor
             process.crawl(process.create_crawler(ListingSpider), source=loaded, stage=stage)
-        previous = _stop_on_signals(process, on_shutdown)
+        previous = _stop_on_signals(process)
         process.start(install_signal_handlers=False)
     finally:
         for sig, handler in previous.items():
@@ -158,11 +155,10 @@ def crawl_sources(sources: list[LoadedSource], db_path: Path, config_dir: Path, 
     return [runs[0] for runs in latest if runs]
 
 
-def _stop_on_signals(process: CrawlerProcess, on_shutdown: Callable[[], None] | None) -> dict[int, Any]:
-    """SIGTERM or SIGINT: ``on_shutdown()`` at once, then every spider closes (downloads in flight
-    finish, what is fetched is stored); a second signal stops the reactor without waiting.
-    Scrapy's own handlers do the same, but there is no hook at the signal itself: a crawl's
-    children only heard of it once its spiders had closed, seconds later."""
+def _stop_on_signals(process: CrawlerProcess) -> dict[int, Any]:
+    """SIGTERM or SIGINT: every spider closes (downloads in flight finish, what is fetched is
+    stored); a second signal stops the reactor without waiting. What Scrapy's own handlers do,
+    with our log line (theirs is below the libraries' WARNING level we show)."""
     from twisted.internet import reactor
 
     stopping = False
@@ -173,8 +169,6 @@ def _stop_on_signals(process: CrawlerProcess, on_shutdown: Callable[[], None] | 
             reactor.callFromThread(_stop_now, signum)
             return
         stopping = True
-        if on_shutdown is not None:
-            on_shutdown()
         reactor.callFromThread(_stop_gracefully, process, signum)  # logging waits for the reactor thread
 
     return {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}

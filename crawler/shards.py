@@ -3,10 +3,10 @@
 One process's reactor thread does Scrapy's work for every page it fetches (downloads,
 middlewares, callbacks: about 3 ms a page, bench.e2e's profile), whatever its extraction pool
 does; that bounds one process. With several sources and cores, ``crawl --processes auto`` (the
-default) crawls them in several processes: this one and children forked from it, each with its
-own reactor, extraction and writer, and ``cores // processes`` extraction workers (one: inline,
-no pool). SQLite serialises the writers' transactions, so each identity decision sees what the
-others committed, and a story found on two portals is still stored once with its copy.
+default) crawls them in several processes forked from this one, each with its own reactor and
+extraction (``cores // processes`` workers; one: inline, no pool), and this process is their one
+writer (crawler/sharedwriter.py): every identity decision sees what was stored before it, and a
+story found on two portals is still stored once with its copy.
 
 Sources are grouped by the pages their last run fetched (heaviest first, onto the lightest
 group). How many groups: plan() — at least one per core, more when that ends the crawl sooner
@@ -17,7 +17,8 @@ with it: a child costs about 60 MB of its own where a new interpreter cost 120 (
 
 A stop signal reaches every process once: the children run in sessions of their own (Ctrl-C in
 a terminal reaches only this one), this one passes SIGTERM on, and a child dies with this
-process if it is killed (PR_SET_PDEATHSIG, as under the daemon).
+process if it is killed (PR_SET_PDEATHSIG, as under the daemon); what it had handed over and
+not seen committed is fetched again by the next crawl.
 """
 
 from __future__ import annotations

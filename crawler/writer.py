@@ -7,8 +7,8 @@
     writer.stop()                                                      # at the end of the crawl
 
 One writer per process and database (``crawler crawl`` gives the same one to every
-source's spider): SQLite has one writer at a time, and several writer threads would
-only wait for each other's lock.
+source's spider), and one for several crawl processes (crawler/sharedwriter.py): SQLite has
+one writer at a time, and several writers would only wait for each other's lock.
 
 The reactor only hands jobs over; the identity decision, the search index and the
 SQLite commit run here, one transaction per batch (up to ``batch`` jobs or ``window``

@@ -21,13 +21,13 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-import unicodedata
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import opencc
+
+from storage.fts import simplified
 
 NUM_PERM = 128
 BANDS = 42
@@ -47,14 +47,9 @@ _VOLATILE = [
 _DROP = re.compile(r"[\W_]+", re.UNICODE)  # whitespace, punctuation and symbols
 
 
-@lru_cache(maxsize=1)
-def _t2s() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
-
-
 def fold(text: str) -> str:
     """The comparison form of a text: NFKC, Simplified, no volatile parts, no punctuation, lower case."""
-    folded = _t2s().convert(unicodedata.normalize("NFKC", text))
+    folded = simplified(text)
     for pattern in _VOLATILE:
         folded = pattern.sub("", folded)
     return _DROP.sub("", folded).lower()

@@ -38,8 +38,15 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+@lru_cache(maxsize=32)
+def simplified(text: str) -> str:
+    """NFKC, then Traditional → Simplified. Cached: an article's body is folded for its identity
+    (crawler/dedupe.py) and for the index, and OpenCC is a tenth of an article's extraction."""
+    return _t2s().convert(unicodedata.normalize("NFKC", text))
+
+
 def _fold(text: str) -> str:
-    return _t2s().convert(unicodedata.normalize("NFKC", text)).lower()
+    return simplified(text).lower()
 
 
 def _bigrams(run: str) -> list[str]:

@@ -116,7 +116,7 @@ def crawl_share(articles: int) -> list[str]:
             source.write_text(text, encoding="utf-8")
             for other in ("sim-dzwww.yaml", "sim-iqilu.yaml"):
                 (config / "sources" / other).unlink()
-            wall, cpu, _ = run_tree([sys.executable, "-m", "crawler", "--config", str(config), "--db",
+            wall, cpu, _, _ = run_tree([sys.executable, "-m", "crawler", "--config", str(config), "--db",
                                      str(Path(tmp) / f"{mode}.db"), "crawl", "sim-credit"], sim.env())
             results[mode] = (wall, cpu)
             files = [r for r in sim.requests("credit") if r.path.startswith(("/picture/", "/module/download/"))]

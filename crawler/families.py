@@ -36,7 +36,7 @@ _BLOCKS = {
     "p", "div", "tr", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "table", "br", "section", "article",
     "dd", "dt", "dl", "blockquote", "pre", "center",
 }
-_WORD = re.compile(r"[\w\u4e00-\u9fff]")
+_NOT_WORD = re.compile(r"[^\w\u4e00-\u9fff]+")  # what is left of a text is its letters and digits
 
 
 def meta_values(tree: lxml.html.HtmlElement, names: Iterable[str]) -> list[str]:
@@ -57,7 +57,7 @@ def container_lines(tree: lxml.html.HtmlElement) -> list[str] | None:
     for select in CONTAINERS:
         best, best_letters = None, 0
         for el in select(tree):
-            letters = len(_WORD.findall(el.text_content()))
+            letters = len(_NOT_WORD.sub("", el.text_content()))  # not findall: a list of every letter
             if letters > best_letters:
                 best, best_letters = el, letters
         if best is not None and best_letters >= MIN_CONTAINER_LETTERS:

@@ -3,9 +3,8 @@
 The fork server preloads ``crawler.forkserver_guard`` (which sets its parent-death signal), and
 each pool worker runs ``die_with_parent`` as its initializer. Without it, a crawl killed by
 the daemon's timeout or by kill -9 left its fork server and workers running for ever, one set
-per killed crawl (found while soaking the daemon under faults). A crawl the daemon (or a
-``crawler crawl`` in several processes) starts calls ``die_with_named_parent``; a crawl process that
-``crawler crawl`` forks, ``die_with``.
+per killed crawl (found while soaking the daemon under faults). A crawl the daemon starts calls
+``die_with_named_parent``; a crawl process that ``crawler crawl`` forks, ``die_with``.
 """
 
 from __future__ import annotations

@@ -154,7 +154,7 @@ def crawl_in_processes(sources: list[LoadedSource], db_path: Path, config_dir: P
 
 def _fork(crawl: Callable[[], Any]) -> int:
     """A child process that runs ``crawl()`` and exits: in a session of its own, with the default
-    signal handlers (Scrapy installs its own), killed if this process dies."""
+    signal handlers (crawl_sources installs its own), killed if this process dies."""
     parent = os.getpid()
     pid = os.fork()
     if pid:

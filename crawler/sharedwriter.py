@@ -67,10 +67,7 @@ class RemoteWriter(Backlog):
 
     def post(self, job: Job, what: str) -> None:
         """Run ``job(store)`` in the writer's next transaction; a failure is logged there, with ``what``."""
-        if self.failure is not None:
-            raise self.failure
-        with self._send_lock:
-            self._conn.send(("post", what, job))
+        self._send("post", what, job)
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Block until everything handed over so far is committed (or failed); False on timeout."""
@@ -95,8 +92,13 @@ class RemoteWriter(Backlog):
         self._conn.close()
 
     def _send(self, kind: str, waiter: Any, job: Job, loop: Any = None) -> None:
+        """A job to the writer: ``waiter`` gets its answer ("job"), or is what a failure is logged as ("post")."""
         if self.failure is not None:
             raise self.failure
+        if kind == "post":
+            with self._send_lock:
+                self._conn.send((kind, waiter, job))
+            return
         ref = next(self._ids)
         self._pending[ref] = (loop, waiter)
         try:

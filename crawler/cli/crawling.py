@@ -57,7 +57,7 @@ def crawl(env: Env, sources: tuple[str, ...], force: bool, timeout: float, proce
     from crawler.poolguard import die_with_named_parent
     from crawler.shards import crawl_in_processes
 
-    die_with_named_parent()  # when started by `crawler run` (or another `crawler crawl`)
+    die_with_named_parent()  # when started by `crawler run`
     chosen = env.sources(sources)
     if not chosen:
         raise click.ClickException(f"no enabled sources in {env.config}/sources")

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import opencc
 import pytest
 
@@ -149,3 +150,16 @@ def test_minhash_is_datasketch_bit_for_bit() -> None:
         reference = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32)
         reference.update_batch([s.encode("utf-8") for s in shingles])
         assert np.array_equal(reference.hashvalues.astype(np.uint32), minhash_signature(shingles)), size
+
+
+def test_the_candidates_shingle_cache_follows_an_edited_text_and_stays_bounded() -> None:
+    from crawler.dedupe import _StoredHashes, shingle_hashes
+
+    cache = _StoredHashes(2)
+    body = "枣庄高新区召开推进会，部署重点任务。会议要求各部门抓好落实。"
+    first = cache(body)
+    assert cache(body) is first and (first == shingle_hashes(body)).all()
+    edited = cache(body.replace("重点", "年度"))  # another text under the same article id: its own entry
+    assert not np.array_equal(edited, first) and (edited == shingle_hashes(body.replace("重点", "年度"))).all()
+    cache("第三篇文章的正文内容。")
+    assert len(cache._entries) == 2 and cache(body) is not first  # the oldest went first

@@ -163,3 +163,29 @@ def test_the_candidates_shingle_cache_follows_an_edited_text_and_stays_bounded()
     assert not np.array_equal(edited, first) and (edited == shingle_hashes(body.replace("重点", "年度"))).all()
     cache("第三篇文章的正文内容。")
     assert len(cache._entries) == 2 and cache(body) is not first  # the oldest went first
+
+
+@pytest.mark.parametrize("text", ["", "a", "ab", "abc", "abcd", "枣庄高新区召开推进会2026年gwh", "a1中b𠀀c文é", "𠀀𠀁𠀂𠀃", "x" * 50])
+def test_the_shingle_crcs_are_zlibs_crc32_of_every_slice(text: str) -> None:
+    import zlib
+
+    from crawler.dedupe import _shingle_crcs
+
+    slices = [text[i : i + 3] for i in range(max(1, len(text) - 2))]
+    assert _shingle_crcs(text).tolist() == [zlib.crc32(s.encode("utf-8")) for s in slices]
+
+
+def test_a_fingerprint_counts_and_hashes_the_distinct_shingles() -> None:
+    import zlib
+
+    from crawler.dedupe import minhash_signature, shingle_set
+
+    seeds = sorted((Path(__file__).parents[1] / "crawler" / "simulator" / "seeds").glob("*.txt"))
+    assert len(seeds) == 5
+    for path in seeds:
+        body = path.read_text("utf-8")
+        shingles = shingle_set(body)
+        identity = fingerprint("标题", body)
+        assert identity.shingles == len(shingles)
+        assert identity.hashes.tolist() == sorted({zlib.crc32(s.encode("utf-8")) for s in shingles})
+        assert np.array_equal(identity.signature, minhash_signature(list(shingles)))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.analysis import analyse
-from crawler.dedupe import Fingerprint, band_keys
+from crawler.dedupe import Fingerprint, band_keys, remember_stored
 from crawler.identity import decider
 from crawler.poolguard import die_with_parent
 from crawler.writer import BatchWriter
@@ -66,6 +66,8 @@ def store_article(store: Any, source: str, record: dict[str, Any], identity: Fin
     with store.write():
         decision = store.ingest(source, record, identity, decider(source, record, identity, flags=flags),
                                 run_id=run_id, flags=flags, band_keys_of=band_keys, index=index)
+        if decision.outcome != "unchanged":
+            remember_stored(record["body"], identity)
         if router is not None and alerts_for(decision):
             article = {**record, "content_hash": identity.content_hash, "url_key": record.get("url_key") or record["url"],
                        "attachments": decision.attachments, "version": decision.version, "story_id": decision.story_id,

@@ -189,3 +189,13 @@ def test_a_fingerprint_counts_and_hashes_the_distinct_shingles() -> None:
         assert identity.shingles == len(shingles)
         assert identity.hashes.tolist() == sorted({zlib.crc32(s.encode("utf-8")) for s in shingles})
         assert np.array_equal(identity.signature, minhash_signature(list(shingles)))
+
+
+def test_a_stored_text_is_not_folded_again_for_an_exact_check() -> None:
+    from crawler.dedupe import _StoredHashes
+
+    cache = _StoredHashes(4)
+    body = "枣庄高新区召开推进会，部署重点任务。会议要求各部门抓好落实。"
+    identity = fingerprint("标题", body)
+    cache.remember(body, identity.hashes)
+    assert cache(body) is identity.hashes and (cache.hits, cache.misses) == (1, 0)

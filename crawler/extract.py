@@ -56,9 +56,10 @@ _NOT_FOUND = re.compile(
     r"\b404\b|not found|page not found", re.I)
 
 
-def unavailable_reason(title: str | None, text: str) -> tuple[str, str] | None:
-    """("maintenance" | "soft_404", message) for a short page that says the site is down or the page is gone."""
-    if _letters(text) >= UNAVAILABLE_MAX_CHARS:
+def unavailable_reason(title: str | None, text: str, letters: int | None = None) -> tuple[str, str] | None:
+    """("maintenance" | "soft_404", message) for a short page that says the site is down or the page is gone.
+    ``letters``: those of ``text``, when the caller counted them."""
+    if (_letters(text) if letters is None else letters) >= UNAVAILABLE_MAX_CHARS:
         return None
     sample = f"{title or ''}\n{text[:200]}"  # the notice is the title or the first lines
     if match := _MAINTENANCE.search(sample):
@@ -91,12 +92,13 @@ def extract(html: str | bytes, url: str, cleanup: Cleanup | None = None) -> Arti
     body_lines = _strip_head(body_lines, title)
     body_lines = _cut_tail(_drop_link_lines(body_lines, _anchor_texts(tree), title))
     body = "\n".join(body_lines)
-    if _letters(body) < UNAVAILABLE_MAX_CHARS:
-        reason = unavailable_reason(title, body if body_lines else "\n".join(page_lines))
+    letters = _letters(body)
+    if letters < UNAVAILABLE_MAX_CHARS:
+        reason = unavailable_reason(title, body, letters) if body_lines else unavailable_reason(title, "\n".join(page_lines))
         if reason:
             raise ExtractionError(reason[0], f"{url}: {reason[1]}")
-    if _letters(body) < MIN_BODY_CHARS:
-        raise ExtractionError("empty_body", f"{url}: no article text found ({_letters(body)} letters)")
+    if letters < MIN_BODY_CHARS:
+        raise ExtractionError("empty_body", f"{url}: no article text found ({letters} letters)")
 
     header, after = _split_header(page_lines, body_lines)
     published_at, date_origin = metadata.published(tree, url, header, after)
@@ -278,8 +280,10 @@ def _linked_share(line: str, anchors: list[str]) -> float:
         while start != -1:
             spans.append((start, start + len(text)))
             start = line.find(text, start + len(text))
+    if not spans:
+        return 0.0
     total = _letters(line)
-    if not total or not spans:
+    if not total:
         return 0.0
     inside, reach = 0, 0  # letters in the union of the spans, each counted once
     for start, end in sorted(spans):

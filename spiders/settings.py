@@ -52,6 +52,8 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.RetryAfter": 560,  # sees 429/503 before RetryMiddleware (550) retries them
     "spiders.middlewares.Backpressure": 590,  # article downloads wait while the ingest stage is full
 }
+STATS_CLASS = "spiders.stats.Stats"
+DOWNLOADER_STATS = False  # its byte and status counts: nothing reads them, and it renders every request to count its bytes
 ITEM_PIPELINES = {"crawler.pipeline.IngestPipeline": 300}
 # Items (and requests) of one response handled at once. Scrapy starts this many asyncio tasks for
 # every response (2.19's scraper); an article page yields one item and a list page some dozens of

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import pickle
 import signal
 import time
 from collections.abc import Iterator
@@ -287,6 +288,11 @@ def test_digest_at_fixed_times_and_rule_units() -> None:
     assert (local.hour, local.minute) in ((8, 0), (18, 0)) and due.timestamp() > time.time()
     assert row["digest"] is True and row["key"] == "am/c/1/v1"
     assert make_router(AlertsConfig())("s", decision, article, []) == []  # no subscriptions, no alerts
+    # as a store job carries it to the writer's process: the same rows, one validated config per process
+    copies = [pickle.loads(pickle.dumps(make_router(config))) for _ in range(2)]
+    assert copies[0] is copies[1] and copies[0].config == config
+    assert [{k: v for k, v in r.items() if k != "not_before"} for r in copies[0]("s", decision, article, [])] == \
+        [{k: v for k, v in row.items() if k != "not_before"}]
     assert keywords_match(Keywords(all=["信用", "修复"]), "信用修復工作", "")  # Traditional folded
     assert not keywords_match(Keywords(any=["信用"], fields=["title"]), "招商", "信用")
 

@@ -199,3 +199,14 @@ def test_a_stored_text_is_not_folded_again_for_an_exact_check() -> None:
     identity = fingerprint("标题", body)
     cache.remember(body, identity.hashes)
     assert cache(body) is identity.hashes and (cache.hits, cache.misses) == (1, 0)
+
+
+def test_a_fingerprint_pickles_whole() -> None:
+    import pickle
+
+    identity = fingerprint("标题", "枣庄高新区召开推进会，部署重点任务。会议要求各部门抓好落实，确保各项工作落到实处。")
+    copy = pickle.loads(pickle.dumps(identity))
+    assert (copy.content_hash, copy.shingles, copy.band_keys) == (identity.content_hash, identity.shingles, identity.band_keys)
+    assert np.array_equal(copy.signature, identity.signature) and np.array_equal(copy.hashes, identity.hashes)
+    rebuilt = pickle.loads(pickle.dumps(Fingerprint(identity.content_hash, identity.signature, identity.shingles)))
+    assert rebuilt.hashes is None

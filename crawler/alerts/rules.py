@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from crawler.alerts.config import AlertsConfig, Keywords, Subscription
@@ -49,6 +50,13 @@ def _not_before(sub: Subscription, now: datetime) -> str:
     raise AssertionError("unreachable: a time of day recurs within two days")
 
 
+@lru_cache(maxsize=8)
+def _router_of(config_json: str) -> Router:
+    router = Router(AlertsConfig.model_validate_json(config_json))
+    router._json = config_json
+    return router
+
+
 def make_router(config: AlertsConfig) -> Router:
     return Router(config)
 
@@ -59,6 +67,14 @@ class Router:
 
     def __init__(self, config: AlertsConfig):
         self.config = config
+        self._json: str | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """Pickled as its config's JSON, and each process validates a given JSON once: every store
+        job carries its router, and pickling the pydantic models took ~35 us a job each way."""
+        if self._json is None:
+            self._json = self.config.model_dump_json()
+        return _router_of, (self._json,)
 
     def __call__(self, source: str, decision: Any, article: dict[str, Any], flags: list[str]) -> list[dict[str, Any]]:
         """Outbox rows for a stored page. A ``new`` alert is once per story and subscription: keyed by the

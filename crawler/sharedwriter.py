@@ -22,16 +22,18 @@ acknowledged; the writer dying takes the crawl processes with it (they die with 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import os
+import pickle
 import socket
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from crawler.writer import Backlog, BatchWriter, Job, _answer, nothing
+from crawler.writer import Backlog, BatchWriter, Job, _answer, _settle, nothing
 
 log = logging.getLogger(__name__)
 
@@ -111,15 +113,29 @@ class RemoteWriter(Backlog):
     def _receive(self) -> None:
         try:
             while True:
-                ref, value, error = self._conn.recv()
-                loop, waiter = self._pending.pop(ref)
-                _answer(loop, waiter, value, error)
+                settle: dict[Any, list[tuple[Any, Any, BaseException | None]]] = {}
+                for ref, value, error in self._conn.recv():  # the answers of one batch
+                    loop, waiter = self._pending.pop(ref)
+                    if loop is None:
+                        _answer(None, waiter, value, error)
+                    else:
+                        settle.setdefault(loop, []).append((waiter, value, error))
+                for loop, answers in settle.items():  # one wake-up of the reactor for all
+                    try:
+                        loop.call_soon_threadsafe(_settle_all, answers)
+                    except RuntimeError:  # the crawl's loop is gone: nobody waits for them
+                        pass
         except (EOFError, OSError) as exc:  # the writer's process is gone, or closed its end after stop()
             self.failure = RuntimeError("the writer is stopped" if self._stopping
                                         else f"the writer process is gone ({type(exc).__name__})")
         for loop, waiter in list(self._pending.values()):
             _answer(loop, waiter, None, self.failure)
         self._pending.clear()
+
+
+def _settle_all(answers: list[tuple[Any, Any, BaseException | None]]) -> None:
+    for future, value, error in answers:
+        _settle(future, value, error)
 
 
 def serve(db_path: str | Path, conns: list[Connection]) -> BatchWriter:
@@ -138,20 +154,8 @@ def serve(db_path: str | Path, conns: list[Connection]) -> BatchWriter:
 
 
 def _relay(writer: BatchWriter, conn: Connection) -> None:
-    lock = threading.Lock()  # replies come from the writer's thread; one sender at a time all the same
-
-    def reply_to(ref: int) -> Any:
-        def reply(value: Any, error: BaseException | None) -> None:
-            try:
-                with lock:
-                    try:
-                        conn.send((ref, value, error))
-                    except (TypeError, AttributeError, ValueError) as exc:  # an answer that does not pickle
-                        conn.send((ref, None, RuntimeError(f"{type(error or exc).__name__}: {error or exc}")))
-            except OSError:  # that crawl process is gone: nobody waits for the answer
-                pass
-        return reply
-
+    replies = _Replies(conn)
+    writer.after_batch.append(replies.flush)
     try:
         while True:
             kind, ref, job = conn.recv()
@@ -161,8 +165,49 @@ def _relay(writer: BatchWriter, conn: Connection) -> None:
                 else:
                     log.error("could not store %s: %s", ref, writer.failure)
             else:
-                writer.put(job, reply_to(ref))
+                writer.put(job, replies.to(ref))
+                if writer.failure is not None:  # answered at once, not by a batch
+                    replies.flush()
     except (EOFError, OSError):  # the crawl process closed its end, or died
         pass
     finally:
         conn.close()
+
+
+class _Replies:
+    """The answers for one crawl process, sent together once their batch is answered: one message,
+    and one wake-up of its reactor, a batch (up to 50 pages), not one a page."""
+
+    def __init__(self, conn: Connection):
+        self._conn, self._lock = conn, threading.Lock()
+        self._answers: list[tuple[int, Any, BaseException | None]] = []
+
+    def to(self, ref: int) -> Any:
+        return functools.partial(self._add, ref)
+
+    def _add(self, ref: int, value: Any, error: BaseException | None) -> None:
+        with self._lock:
+            self._answers.append((ref, value, error))
+
+    def flush(self) -> None:
+        with self._lock:
+            answers, self._answers = self._answers, []
+            if not answers:
+                return
+            try:
+                try:
+                    self._conn.send(answers)
+                except (TypeError, AttributeError, ValueError, pickle.PicklingError):  # an answer that does not pickle
+                    self._conn.send([answer if _pickles(answer) else
+                                     (answer[0], None, RuntimeError(f"{type(answer[2] or answer[1]).__name__}: {answer[2] or answer[1]}"))
+                                     for answer in answers])
+            except OSError:  # that crawl process is gone: nobody waits for the answers
+                pass
+
+
+def _pickles(answer: Any) -> bool:
+    try:
+        pickle.dumps(answer)
+    except Exception:  # noqa: BLE001 - whatever pickling raises
+        return False
+    return True

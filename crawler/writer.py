@@ -85,6 +85,7 @@ class BatchWriter(Backlog):
         self.commits = 0
         self.jobs = 0
         self.failure: BaseException | None = None  # why the thread stopped, if it did on its own
+        self.after_batch: list[Callable[[], None]] = []  # called on the writer's thread once a batch is answered
 
     @property
     def running(self) -> bool:
@@ -165,10 +166,11 @@ class BatchWriter(Backlog):
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                return
+                break
             if item is not _STOP:
                 _, loop, future = item
                 _answer(loop, future, None, exc)
+        self._answered()
 
     def _gather(self, first: Any) -> tuple[list[Any], bool]:
         jobs = [first]
@@ -201,6 +203,11 @@ class BatchWriter(Backlog):
             results = [(loop, future, None, exc) for _, loop, future in jobs]
         for loop, future, value, error in results:
             _answer(loop, future, value, error)
+        self._answered()
+
+    def _answered(self) -> None:
+        for hook in self.after_batch:
+            hook()
 
     @staticmethod
     def _apply(store: Store, jobs: list[Any], *, savepoints: bool) -> list[tuple[Any, Any, Any, BaseException | None]]:

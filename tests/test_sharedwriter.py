@@ -89,3 +89,29 @@ def test_a_crawl_learns_that_the_writer_is_gone(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         writer.post(partial(insert, name="later"), "a later row")
     assert writer.drain(1)  # nothing more can be committed: no wait
+
+
+def unpicklable(store: Store) -> object:
+    return threading.Lock()  # stored fine, but its answer cannot cross the pipe
+
+
+def test_a_batch_answered_at_once_and_an_answer_that_does_not_pickle(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    Store(db).close()
+    writers_end, crawls_end = multiprocessing.Pipe()
+    served: list = []
+    server = threading.Thread(target=lambda: served.append(serve(db, [writers_end])))
+    server.start()
+    writer = RemoteWriter(crawls_end).start()
+
+    async def many() -> list:
+        jobs = [partial(insert, name=f"p{k}") for k in range(30)]
+        jobs.insert(10, unpicklable)
+        return await asyncio.gather(*(writer.submit(job) for job in jobs), return_exceptions=True)
+
+    got = asyncio.run(many())
+    writer.stop()
+    server.join(10)
+    assert isinstance(got[10], RuntimeError) and "lock" in str(got[10]).lower()
+    assert [g for k, g in enumerate(got) if k != 10] == [f"p{k}" for k in range(30)]
+    assert served[0].commits < 31  # the pages shared transactions (and each batch one message back)

@@ -52,6 +52,9 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.RetryAfter": 560,  # sees 429/503 before RetryMiddleware (550) retries them
     "spiders.middlewares.Backpressure": 590,  # article downloads wait while the ingest stage is full
 }
+# Scrapy reads a callback's source and parses it (ast) to warn of a generator returning a value, and
+# a bound method is a new key of its cache every time: once per list page here. Our callbacks return none.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 STATS_CLASS = "spiders.stats.Stats"
 DOWNLOADER_STATS = False  # its byte and status counts: nothing reads them, and it renders every request to count its bytes
 ITEM_PIPELINES = {"crawler.pipeline.IngestPipeline": 300}

@@ -77,3 +77,11 @@ def test_script_rendered_lists_are_named() -> None:
     assert "empty" in script_rendered("<body><script src=app.js></script></body>", 0, 0)
     assert "datastore" in script_rendered("<script type='text/xml'><datastore><recordset></recordset></datastore></script>", 3, 200)
     assert script_rendered("<body><p>" + "正文" * 60 + "</p></body>", 3, 120) is None
+
+
+def test_a_plain_next_link_by_its_text() -> None:
+    page = _html("http://news.example.cn/list/index.html", """<html><body><div class="pager">
+        <a href="javascript:void(0)">下一页</a><a>下一页</a><a href="index_1.html">1</a>
+        <a href=" index_2.html "><span>下一页</span></a><a href="index_3.html">下一页</a></div></body></html>""")
+    assert next_page(page, Pagination(), 1, page.url).url == "http://news.example.cn/list/index_2.html"
+    assert next_page(_html(page.url, "<html><body><a href='a.html'>上一页</a></body></html>"), Pagination(), 1, page.url) is None

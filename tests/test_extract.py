@@ -161,3 +161,27 @@ def test_cli_extract_reads_a_saved_gbk_page(tmp_path: Path) -> None:
     assert data["title"] == article.title
     assert data["body"] == fold(article.body)
     assert data["published_at"].startswith("2023-08-31")
+
+
+def test_the_spam_patterns_pre_checks_never_skip_a_match() -> None:
+    import itertools
+    import random
+
+    from crawler import spam
+
+    rules = spam.patterns()
+    groups = [re.findall(r"\(\?:([^)]*)\)", p) for p in spam.DEFAULT_PATTERNS]
+    samples = ["新全讯2网", "新全讯网", "全讯123", "全讯4567"]
+    samples += ["".join(parts) for parts in itertools.product(["", "澳门", "澳門"], *(g.split("|") for g in groups[1][1:]))]
+    samples += spam.DEFAULT_PATTERNS[2].split("|")
+    samples += ["".join(parts) for parts in itertools.product(*(g.split("|") for g in groups[3]))]
+    for sample in samples:
+        text = f"正文{sample}结尾"
+        assert any(rule.pattern.search(text) for rule in rules), sample
+        assert spam.phrases(text, rules) and spam.found(text, rules), sample
+    alphabet = "".join({c for p in spam.DEFAULT_PATTERNS for c in p if "\u4e00" <= c <= "\u9fff"}) + "0123456789"
+    rng = random.Random(5)
+    for _ in range(20000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 12)))
+        for rule in rules:
+            assert bool(rule.search(text)) == bool(rule.pattern.search(text)), text

@@ -37,13 +37,17 @@ ROWS = 3  # 42 x 3 = 126 of the 128 values; a pair with Jaccard 0.4 becomes a ca
 SHINGLE = 3
 _SEED = 1
 
+# Each with the words one of which every match holds: a text with none of them is not searched with it
+# (a substring test; four regex scans were two fifths of folding a body). tests/test_dedupe.py checks them.
 _VOLATILE = [
-    re.compile(p)
-    for p in (
-        r"(访问次数|浏览次数|点击数|点击量|阅读数|阅读量|浏览量|阅读|浏览)\s*[:：]?\s*\d+\s*次?",
-        r"\d+\s*(人阅读|次浏览|次阅读|人浏览|人已读|次播放)",
-        r"(欢迎访问\S{0,20}?)?今天是\s*[:：]?\s*(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)?\s*(星期[一二三四五六日天])?",
-        r"(分享|转发|评论|点赞|收藏)\s*[:：]?\s*\d+",
+    (re.compile(p), needs)
+    for p, needs in (
+        (r"(访问次数|浏览次数|点击数|点击量|阅读数|阅读量|浏览量|阅读|浏览)\s*[:：]?\s*\d+\s*次?",
+         ("访问次数", "点击数", "点击量", "阅读", "浏览")),
+        (r"\d+\s*(人阅读|次浏览|次阅读|人浏览|人已读|次播放)", ("阅读", "浏览", "人已读", "次播放")),
+        (r"(欢迎访问\S{0,20}?)?今天是\s*[:：]?\s*(\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)?\s*(星期[一二三四五六日天])?",
+         ("今天是",)),
+        (r"(分享|转发|评论|点赞|收藏)\s*[:：]?\s*\d+", ("分享", "转发", "评论", "点赞", "收藏")),
     )
 ]
 _DROP = re.compile(r"[\W_]+", re.UNICODE)  # whitespace, punctuation and symbols
@@ -52,8 +56,9 @@ _DROP = re.compile(r"[\W_]+", re.UNICODE)  # whitespace, punctuation and symbols
 def fold(text: str) -> str:
     """The comparison form of a text: NFKC, Simplified, no volatile parts, no punctuation, lower case."""
     folded = simplified(text)
-    for pattern in _VOLATILE:
-        folded = pattern.sub("", folded)
+    for pattern, needs in _VOLATILE:
+        if any(need in folded for need in needs):
+            folded = pattern.sub("", folded)
     return _DROP.sub("", folded).lower()
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from crawler.spam import Rule
 from storage.fts import simplified
 
 NUM_PERM = 128
@@ -40,7 +41,7 @@ _SEED = 1
 # Each with the words one of which every match holds: a text with none of them is not searched with it
 # (a substring test; four regex scans were two fifths of folding a body). tests/test_dedupe.py checks them.
 _VOLATILE = [
-    (re.compile(p), needs)
+    Rule(re.compile(p), needs)
     for p, needs in (
         (r"(访问次数|浏览次数|点击数|点击量|阅读数|阅读量|浏览量|阅读|浏览)\s*[:：]?\s*\d+\s*次?",
          ("访问次数", "点击数", "点击量", "阅读", "浏览")),
@@ -56,9 +57,8 @@ _DROP = re.compile(r"[\W_]+", re.UNICODE)  # whitespace, punctuation and symbols
 def fold(text: str) -> str:
     """The comparison form of a text: NFKC, Simplified, no volatile parts, no punctuation, lower case."""
     folded = simplified(text)
-    for pattern, needs in _VOLATILE:
-        if any(need in folded for need in needs):
-            folded = pattern.sub("", folded)
+    for rule in _VOLATILE:
+        folded = rule.sub("", folded)
     return _DROP.sub("", folded).lower()
 
 

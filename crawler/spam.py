@@ -35,8 +35,9 @@ DEFAULT_NEEDS = (
 )
 
 
-class _Rule:
-    """A pattern, and the substrings one of which a match needs (none: always searched)."""
+class Rule:
+    """A pattern, and the substrings one of which every match holds (none: always searched): a text
+    with none of them is not searched (crawler/dedupe.py's volatile parts use it too)."""
 
     def __init__(self, pattern: re.Pattern[str], needs: tuple[str, ...] = ()):
         self.pattern, self.needs = pattern, needs
@@ -54,19 +55,19 @@ class _Rule:
         return self.pattern.sub(replacement, text) if self.could_match(text) else text
 
 
-_DEFAULT = [_Rule(re.compile(p), needs) for p, needs in zip(DEFAULT_PATTERNS, DEFAULT_NEEDS, strict=True)]
+_DEFAULT = [Rule(re.compile(p), needs) for p, needs in zip(DEFAULT_PATTERNS, DEFAULT_NEEDS, strict=True)]
 _LEFTOVER = re.compile(r"^[\W_]*$")
 
 
-def patterns(extra: Iterable[str] = ()) -> list[_Rule]:
-    return [*_DEFAULT, *(_Rule(re.compile(p)) for p in extra)]
+def patterns(extra: Iterable[str] = ()) -> list[Rule]:
+    return [*_DEFAULT, *(Rule(re.compile(p)) for p in extra)]
 
 
-def found(text: str, rules: list[_Rule]) -> bool:
+def found(text: str, rules: list[Rule]) -> bool:
     return any(rule.search(text) for rule in rules)
 
 
-def phrases(text: str, rules: list[_Rule]) -> list[str]:
+def phrases(text: str, rules: list[Rule]) -> list[str]:
     """The distinct phrases found, in order of first appearance."""
     seen: dict[str, None] = {}
     for rule in rules:
@@ -78,7 +79,7 @@ def phrases(text: str, rules: list[_Rule]) -> list[str]:
 _DANGLING = re.compile(r"\s*[-_|–—]\s*$")
 
 
-def strip(text: str, rules: list[_Rule]) -> str:
+def strip(text: str, rules: list[Rule]) -> str:
     """The text without the phrases (and without a separator left dangling at its end: "标题-")."""
     stripped = text
     for rule in rules:
@@ -86,7 +87,7 @@ def strip(text: str, rules: list[_Rule]) -> str:
     return _DANGLING.sub("", stripped) if stripped != text else text
 
 
-def strip_lines(lines: list[str], rules: list[_Rule]) -> list[str]:
+def strip_lines(lines: list[str], rules: list[Rule]) -> list[str]:
     """The lines without the phrases; a line left with nothing but punctuation goes."""
     cleaned = (" ".join(strip(line, rules).split()) for line in lines)
     return [line for line in cleaned if not _LEFTOVER.match(line)]

@@ -66,8 +66,8 @@ def store_article(store: Any, source: str, record: dict[str, Any], identity: Fin
     with store.write():
         decision = store.ingest(source, record, identity, decider(source, record, identity, flags=flags),
                                 run_id=run_id, flags=flags, band_keys_of=band_keys, index=index)
-        if decision.outcome != "unchanged":
-            remember_stored(record["body"], identity)
+        if decision.outcome in ("new", "changed") and decision.duplicate_of is None or decision.promoted:
+            remember_stored(record["body"], identity)  # stored as its story's representative: a later candidate
         if router is not None and alerts_for(decision):
             article = {**record, "content_hash": identity.content_hash, "url_key": record.get("url_key") or record["url"],
                        "attachments": decision.attachments, "version": decision.version, "story_id": decision.story_id,

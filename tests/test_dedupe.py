@@ -218,12 +218,12 @@ def test_the_volatile_parts_pre_checks_never_skip_a_match() -> None:
     from crawler.dedupe import _VOLATILE
 
     samples = []
-    for pattern, _ in _VOLATILE:
-        words = re_.search(r"\(([^()?]+)\)", pattern.pattern).group(1).split("|")  # the first alternation
+    for rule in _VOLATILE:
+        words = re_.search(r"\(([^()?]+)\)", rule.pattern.pattern).group(1).split("|")  # the first alternation
         samples += [w + "：12 次" for w in words] + ["12 " + w for w in words] + [w + " 12" for w in words]
     samples += ["今天是2026年11月23日 星期一", "欢迎访问枣庄网今天是"]
     for sample in samples:
-        for pattern, needs in _VOLATILE:
-            if pattern.search(sample):
-                assert any(need in sample for need in needs), (pattern.pattern, sample)
+        for rule in _VOLATILE:
+            if rule.pattern.search(sample):
+                assert any(need in sample for need in rule.needs), (rule.pattern.pattern, sample)
     assert fold("访问次数：1024 今天是2026年11月23日 星期一 正文 阅读 88 次 分享 12 5人已读") == "正文"

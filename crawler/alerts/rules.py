@@ -52,9 +52,7 @@ def _not_before(sub: Subscription, now: datetime) -> str:
 
 @lru_cache(maxsize=8)
 def _router_of(config_json: str) -> Router:
-    router = Router(AlertsConfig.model_validate_json(config_json))
-    router._json = config_json
-    return router
+    return Router(AlertsConfig.model_validate_json(config_json), config_json)
 
 
 def make_router(config: AlertsConfig) -> Router:
@@ -65,9 +63,9 @@ class Router:
     """Subscriptions → outbox rows. An object, not a closure: a store job that carries it can be
     handed to the writer of another process (crawler/sharedwriter.py)."""
 
-    def __init__(self, config: AlertsConfig):
+    def __init__(self, config: AlertsConfig, config_json: str | None = None):
         self.config = config
-        self._json: str | None = None
+        self._json = config_json  # made at the first pickling when not given
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         """Pickled as its config's JSON, and each process validates a given JSON once: every store
